@@ -1,0 +1,97 @@
+"""Arrays as napari holds them ⇄ float RGB in [0, 1]: validation, intensity mapping, channels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MIN_SIDE = 16
+
+
+@dataclass(frozen=True)
+class Plane:
+    """One 2D image ready for the network: RGB float32 in [0, 1], plus what it takes to give it back."""
+
+    rgb: np.ndarray  # (Y, X, 3) float32 in [0, 1]
+    alpha: np.ndarray | None  # (Y, X) float32 in [0, 1], carried through unchanged
+    gray: bool  # the input had a single channel
+
+
+def check_array(array: object, what: str) -> np.ndarray:
+    """A numeric (Y, X), (Y, X, 1|3|4) array, at least MIN_SIDE pixels a side, finite; else a ValueError."""
+    if array is None:
+        raise ValueError(f"{what} image is missing")
+    a = np.asarray(array)
+    if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+        raise ValueError(f"{what} image must hold numbers, got dtype {a.dtype}")
+    if np.iscomplexobj(a):
+        raise ValueError(f"{what} image is complex-valued; pass its magnitude or real part")
+    if a.size == 0:
+        raise ValueError(f"{what} image is empty (shape {a.shape})")
+    if a.ndim == 3 and a.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"{what} image has shape {a.shape}: a 3D array must be (Y, X, 3) RGB or (Y, X, 4) "
+                         f"RGBA; for a z-stack or time series pass one 2D slice")
+    if a.ndim not in (2, 3):
+        raise ValueError(f"{what} image has {a.ndim} dimensions (shape {a.shape}); expected (Y, X) gray, "
+                         f"(Y, X, 3) RGB or (Y, X, 4) RGBA")
+    if min(a.shape[:2]) < MIN_SIDE:
+        raise ValueError(f"{what} image is {a.shape[0]}×{a.shape[1]} pixels; each side needs at least "
+                         f"{MIN_SIDE}")
+    if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
+        bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
+        raise ValueError(f"{what} image has {bad} NaN or infinite values; replace them first")
+    return a
+
+
+def to_unit(a: np.ndarray, rule: str = "dtype", percentiles: tuple[float, float] = (0.5, 99.5),
+            limits: tuple[float, float] | None = None) -> np.ndarray:
+    """Intensities to float32 in [0, 1].
+
+    ``limits`` (e.g. a napari layer's contrast limits) win when given. Otherwise ``rule="dtype"``: bool as
+    0/1, integers over their dtype's full range, floats as they are when already within [0, 1] and else
+    stretched from their minimum to maximum; ``rule="percentile"``: the given low/high percentiles of the
+    data map to 0 and 1 (robust to hot pixels in 12-bit data stored as uint16).
+    """
+    if limits is None:
+        if rule == "percentile":
+            limits = tuple(float(v) for v in np.percentile(a, percentiles))
+        elif a.dtype == bool:
+            limits = (0.0, 1.0)
+        elif np.issubdtype(a.dtype, np.integer):
+            info = np.iinfo(a.dtype)
+            limits = (float(info.min), float(info.max))
+        else:
+            lo, hi = float(a.min()), float(a.max())
+            limits = (0.0, 1.0) if lo >= 0 and hi <= 1 else (lo, hi)
+    lo, hi = limits
+    out = a.astype(np.float32)
+    if hi <= lo:  # a flat image (all values equal): nothing to stretch
+        return np.zeros(a.shape, np.float32)
+    out -= np.float32(lo)
+    out *= np.float32(1.0 / (hi - lo))
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+def to_plane(array: object, what: str, rule: str = "dtype", percentiles: tuple[float, float] = (0.5, 99.5),
+             limits: tuple[float, float] | None = None) -> Plane:
+    """Validate one napari-style image and turn it into a :class:`Plane` (the input is never modified)."""
+    a = check_array(array, what)
+    alpha = None
+    if a.ndim == 3 and a.shape[-1] == 4:
+        alpha = to_unit(a[..., 3], "dtype")
+        a = a[..., :3]
+    gray = a.ndim == 2 or a.shape[-1] == 1
+    unit = to_unit(a.reshape(a.shape[:2]) if gray else a, rule, percentiles, limits)
+    rgb = np.repeat(unit[..., None], 3, axis=-1) if gray else unit
+    return Plane(np.ascontiguousarray(rgb, dtype=np.float32), alpha, gray)
+
+
+def from_plane(rgb: np.ndarray, like: Plane, gray_out: bool = False) -> np.ndarray:
+    """The result as napari will show it: (Y, X) gray when asked, RGBA when the input had alpha, else RGB."""
+    rgb = np.clip(rgb, 0.0, 1.0).astype(np.float32, copy=False)
+    if gray_out and like.gray:
+        return np.ascontiguousarray(rgb.mean(axis=-1))
+    if like.alpha is not None:
+        return np.concatenate([rgb, like.alpha[..., None]], axis=-1)
+    return rgb

@@ -1,0 +1,48 @@
+"""Gram matrices and the style, content and total-variation losses (float32 whatever the network ran in)."""
+
+from __future__ import annotations
+
+import torch
+
+
+def gram(features: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Tensor:
+    """Normalised Gram matrix G = F Fᵀ / (C·H·W) of (N, C, H, W) features, in float32.
+
+    With a ``guide`` (N, 1, H, W) in [0, 1], features are weighted by it and normalised by its mass
+    instead of H·W: the Gram statistics of one region (Gatys et al. 2017, spatial control).
+    """
+    n, c, h, w = features.shape
+    f = features.float().reshape(n, c, h * w)
+    if guide is None:
+        mass = h * w
+    else:
+        g = guide.float().reshape(n, 1, h * w)
+        f = f * g
+        mass = g.square().sum().clamp_min(1.0)
+    return torch.bmm(f, f.transpose(1, 2)) / (c * mass)
+
+
+def style_loss(grams: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],
+               layer_weights: dict[str, float]) -> torch.Tensor:
+    """Σ_l w_l · ‖G_l − T_l‖² / ‖T_l‖²: each layer's squared Gram error relative to its target's size."""
+    total = torch.zeros((), device=next(iter(grams.values())).device)
+    for layer, g in grams.items():
+        target = targets[layer]
+        total = total + layer_weights[layer] * (g - target).square().sum() / target.square().sum().clamp_min(1e-12)
+    return total
+
+
+def content_loss(features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Σ_l ‖F_l − T_l‖² / ‖T_l‖² over the content layers."""
+    total = torch.zeros((), device=next(iter(features.values())).device)
+    for layer, f in features.items():
+        target = targets[layer]
+        total = total + (f.float() - target).square().sum() / target.square().sum().clamp_min(1e-12)
+    return total
+
+
+def tv_loss(image: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of neighbouring pixels of an RGB image in [0, 1]."""
+    dy = (image[..., 1:, :] - image[..., :-1, :]).square().mean()
+    dx = (image[..., :, 1:] - image[..., :, :-1]).square().mean()
+    return dy + dx

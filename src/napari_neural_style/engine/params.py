@@ -1,0 +1,179 @@
+"""Run parameters: one validated dataclass shared by the API, the CLI and the widget (no torch here)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+# Layers of VGG19 by their Caffe / neural-style names, in network order.
+LAYERS: tuple[str, ...] = (
+    "conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1",
+    "conv2_1", "relu2_1", "conv2_2", "relu2_2", "pool2",
+    "conv3_1", "relu3_1", "conv3_2", "relu3_2", "conv3_3", "relu3_3", "conv3_4", "relu3_4", "pool3",
+    "conv4_1", "relu4_1", "conv4_2", "relu4_2", "conv4_3", "relu4_3", "conv4_4", "relu4_4", "pool4",
+    "conv5_1", "relu5_1", "conv5_2", "relu5_2", "conv5_3", "relu5_3", "conv5_4", "relu5_4", "pool5",
+)
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+CONTENT_LAYERS = ("relu4_2",)
+WEIGHT_SOURCES = ("caffe", "torchvision")
+OPTIMIZERS = ("lbfgs", "adam")
+INITS = ("content", "noise", "image")
+PRESERVE_COLOR = ("none", "luminance", "histogram")
+POOLINGS = ("max", "avg")
+PRECISIONS = ("auto", "fp32", "bf16")
+INTENSITY_RULES = ("dtype", "percentile")
+
+
+@dataclass(frozen=True)
+class StyleParams:
+    """Everything that defines a run; validated on construction.
+
+    ``size`` is the output's long side in pixels; ``steps`` the total number of optimiser steps over all
+    scales. ``scales`` coarse-to-fine levels (each half the side of the next) share the steps as
+    ``scale_steps`` fractions (coarsest first). ``weights`` is ``"caffe"`` (default, the original VGG19 of
+    Gatys et al.), ``"torchvision"`` or a path to a local state dict. ``style_blend`` weighs several
+    style images; ``style_scale`` resizes the style relative to the output. ``preview_every`` sets how
+    often a preview image is yielded (0: only at the end).
+    """
+
+    size: int = 512
+    steps: int = 300
+    style_weight: float = 1e5
+    content_weight: float = 1.0
+    tv_weight: float = 0.0
+    style_layers: tuple[str, ...] = STYLE_LAYERS
+    style_layer_weights: tuple[float, ...] | None = None
+    content_layers: tuple[str, ...] = CONTENT_LAYERS
+    style_blend: tuple[float, ...] | None = None
+    style_scale: float = 1.0
+    weights: str = "caffe"
+    pooling: str = "max"
+    optimizer: str = "lbfgs"
+    learning_rate: float = 10.0
+    init: str = "content"
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    scales: int = 3
+    scale_steps: tuple[float, ...] | None = None
+    preserve_color: str = "none"
+    intensity: str = "dtype"
+    percentiles: tuple[float, float] = (0.5, 99.5)
+    contrast_limits: tuple[float, float] | None = None
+    preview_every: int = 10
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for name in ("style_layers", "content_layers", "style_layer_weights", "style_blend", "scale_steps",
+                     "percentiles", "contrast_limits"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, tuple):
+                if isinstance(value, str):
+                    value = (value,)
+                object.__setattr__(self, name, tuple(value))
+        _check_int(self, "size", 16, 1 << 16)
+        _check_int(self, "steps", 1, 1_000_000)
+        _check_int(self, "scales", 1, 8)
+        _check_int(self, "preview_every", 0, 1_000_000)
+        _check_int(self, "seed", 0, 2**63 - 1)
+        for name in ("style_weight", "content_weight", "tv_weight"):
+            _check_float(self, name, 0.0)
+        _check_float(self, "learning_rate", 0.0, strict=True)
+        _check_float(self, "style_scale", 0.0, strict=True)
+        if self.style_scale > 8:
+            raise ValueError(f"style_scale must be at most 8, got {self.style_scale}")
+        if self.style_weight == 0 and self.content_weight == 0:
+            raise ValueError("style_weight and content_weight are both 0: there is nothing to optimise")
+        for name in ("style_layers", "content_layers"):
+            layers = getattr(self, name)
+            unknown = [layer for layer in layers if layer not in LAYERS]
+            if unknown:
+                raise ValueError(f"unknown {name} {unknown}; choose from {', '.join(LAYERS)}")
+        if not self.style_layers:
+            raise ValueError("style_layers is empty: give at least one layer, e.g. relu3_1")
+        for name, choices in (("optimizer", OPTIMIZERS), ("init", INITS), ("preserve_color", PRESERVE_COLOR),
+                              ("pooling", POOLINGS), ("precision", PRECISIONS),
+                              ("intensity", INTENSITY_RULES)):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
+        if self.style_layer_weights is not None:
+            if len(self.style_layer_weights) != len(self.style_layers):
+                raise ValueError(f"style_layer_weights has {len(self.style_layer_weights)} values for "
+                                 f"{len(self.style_layers)} style_layers")
+            _check_seq(self.style_layer_weights, "style_layer_weights")
+        if self.style_blend is not None:
+            _check_seq(self.style_blend, "style_blend")
+            if sum(self.style_blend) <= 0:
+                raise ValueError("style_blend must have a positive sum")
+        if self.scale_steps is not None:
+            if len(self.scale_steps) != self.scales:
+                raise ValueError(f"scale_steps has {len(self.scale_steps)} fractions for {self.scales} scales")
+            _check_seq(self.scale_steps, "scale_steps")
+            if sum(self.scale_steps) <= 0:
+                raise ValueError("scale_steps must have a positive sum")
+        if len(self.percentiles) != 2 or not 0 <= self.percentiles[0] < self.percentiles[1] <= 100:
+            raise ValueError(f"percentiles must be (low, high) with 0 <= low < high <= 100, got {self.percentiles}")
+        if self.contrast_limits is not None:
+            if len(self.contrast_limits) != 2 or not all(map(math.isfinite, self.contrast_limits)):
+                raise ValueError(f"contrast_limits must be two finite numbers, got {self.contrast_limits}")
+            if self.contrast_limits[0] >= self.contrast_limits[1]:
+                raise ValueError(f"contrast_limits must be increasing, got {self.contrast_limits}")
+        if not isinstance(self.weights, str) or not self.weights:
+            raise ValueError("weights must be 'caffe', 'torchvision' or a path to a weights file")
+        if self.weights not in WEIGHT_SOURCES and not Path(self.weights).expanduser().is_file():
+            raise ValueError(f"unknown weight source {self.weights!r}: use 'caffe', 'torchvision' "
+                             f"or the path of an existing weights file")
+        if not isinstance(self.device, str) or not (
+                self.device in ("auto", "cpu", "mps") or self.device.split(":")[0] == "cuda"):
+            raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {self.device!r}")
+
+    @property
+    def schedule(self) -> list[tuple[float, int]]:
+        """(fraction of ``size``, steps) per scale, coarsest first; every scale gets at least one step."""
+        n = min(self.scales, self.steps)
+        fractions = self.scale_steps if self.scale_steps and n == self.scales else _default_split(n)
+        total = sum(fractions)
+        steps = [max(1, int(round(self.steps * f / total))) for f in fractions]
+        steps[-1] = max(1, self.steps - sum(steps[:-1]))
+        while sum(steps) > self.steps:  # rounding gave too many: take them from the largest share
+            steps[steps.index(max(steps))] -= 1
+        return [(0.5 ** (n - 1 - i), s) for i, s in enumerate(steps)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-friendly values (tuples as lists), e.g. for layer metadata."""
+        out = asdict(self)
+        out.pop("extra")
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls) if f.name != "extra")
+
+
+def _default_split(n: int) -> tuple[float, ...]:
+    """Default share of steps per scale: coarse steps are cheap, so coarse scales get more of them."""
+    return {1: (1.0,), 2: (0.6, 0.4), 3: (0.55, 0.3, 0.15)}.get(n, tuple([0.5 / (n - 2)] * (n - 2) + [0.3, 0.2]))
+
+
+def _check_int(params: StyleParams, name: str, lo: int, hi: int) -> None:
+    value = getattr(params, name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be between {lo} and {hi}, got {value}")
+
+
+def _check_float(params: StyleParams, name: str, lo: float, strict: bool = False) -> None:
+    value = getattr(params, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if value < lo or (strict and value == lo):
+        raise ValueError(f"{name} must be {'>' if strict else '>='} {lo}, got {value}")
+
+
+def _check_seq(values: tuple, name: str) -> None:
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+               for v in values):
+        raise ValueError(f"{name} must be non-negative finite numbers, got {list(values)}")
