@@ -1,0 +1,5 @@
+"""``python -m napari_neural_style``: the command line."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,241 @@
+"""Command line: ``napari-neural-style CONTENT STYLE [STYLE ...] -o OUT [options]``.
+
+Options are built from :class:`StyleParams` (names, types, defaults) and the run is the engine's own
+:func:`stylize_steps` generator; this module only reads and writes files and reports progress.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import numpy as np
+
+from . import __version__
+from .engine import params as P
+from .engine.params import StyleParams
+
+if TYPE_CHECKING:
+    from .engine.transfer import Progress
+
+PROG = "napari-neural-style"
+INIT_CHOICES = ("content", "noise")
+WRITABLE = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+TIFF = (".tif", ".tiff")
+
+# StyleParams fields offered as options, with their help; flag = "--" + name with "-" for "_".
+OPTIONS: dict[str, str] = {
+    "size": "long side of the output in pixels",
+    "steps": "optimiser steps over all scales",
+    "seed": "random seed (noise init)",
+    "weights": "VGG19 weights: caffe, torchvision or the path of a state-dict file",
+    "device": "auto, cpu, cuda, cuda:N or mps",
+    "style_weight": "weight of the style loss",
+    "content_weight": "weight of the content loss",
+    "tv_weight": "weight of the total-variation (smoothness) loss",
+    "optimizer": "optimiser",
+    "init": "start from the content, from noise, or from the image at IMAGE_PATH",
+    "scales": "coarse-to-fine levels",
+    "style_blend": "one weight per style image",
+    "style_scale": "style size relative to the output",
+    "preserve_color": "keep the content's colours",
+    "pooling": "VGG19 pooling",
+    "precision": "autocast precision",
+    "intensity": "how intensities map to [0, 1]: full dtype range or percentiles",
+}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "optimizer": P.OPTIMIZERS, "preserve_color": P.PRESERVE_COLOR, "pooling": P.POOLINGS,
+    "precision": P.PRECISIONS, "intensity": P.INTENSITY_RULES,
+}
+
+
+class CliError(Exception):
+    """Bad input: reported as one line and exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage block
+        raise CliError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; option types and defaults come from :class:`StyleParams`."""
+    parser = _Parser(prog=PROG, description="Gatys neural style transfer of CONTENT in the style of STYLE(s).")
+    parser.add_argument("content", metavar="CONTENT", type=Path, help="content image (PNG, JPEG, TIFF, ...)")
+    parser.add_argument("style", metavar="STYLE", type=Path, nargs="+", help="style image(s)")
+    parser.add_argument("-o", "--output", metavar="OUT", type=Path, required=True,
+                        help="output image; .png/.jpg as 8-bit, .tif/.tiff as float32")
+    defaults = {f.name: f.default for f in fields(StyleParams)}
+    for name, text in OPTIONS.items():
+        default = defaults[name]
+        kwargs: dict = {"default": default, "help": text if default is None else f"{text} (default: {default})"}
+        if default is None:  # the tuple fields
+            kwargs.update(type=float, nargs="+", metavar="F")
+        elif name == "init":
+            kwargs.update(metavar="{content,noise,IMAGE_PATH}")
+        else:
+            kwargs.update(type=type(default), choices=CHOICES.get(name))
+            if name not in CHOICES:
+                kwargs.update(metavar={int: "N", float: "F"}.get(type(default), name[0].upper()))
+        parser.add_argument("--" + name.replace("_", "-"), **kwargs)
+    parser.add_argument("--save-every", metavar="N", type=int, default=0,
+                        help="also write OUT-stem_stepNNNN.png every N steps")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def read_image(path: Path, what: str) -> np.ndarray:
+    """An image file as a numpy array in its own dtype (tifffile for TIFF when installed, else Pillow)."""
+    if not path.is_file():
+        raise CliError(f"{what} image {path} does not exist")
+    try:
+        if path.suffix.lower() in TIFF and _tifffile() is not None:
+            return _tifffile().imread(path)
+        from PIL import Image
+
+        with Image.open(path) as im:
+            if im.mode in ("P", "PA", "LA", "La", "RGBa"):
+                im = im.convert("RGBA" if im.mode != "P" or "transparency" in im.info else "RGB")
+            elif im.mode in ("CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
+                im = im.convert("RGB")
+            return np.asarray(im)
+    except Exception as exc:  # noqa: BLE001 - every reader failure means "not an image we can read"
+        raise CliError(f"{what} image {path} could not be read: {_one_line(exc)}") from None
+
+
+def write_image(path: Path, image: np.ndarray) -> None:
+    """Write a float image in [0, 1]: TIFF keeps float32 (with tifffile), PNG/JPEG become 8-bit."""
+    suffix = path.suffix.lower()
+    if suffix in TIFF and _tifffile() is not None:
+        _tifffile().imwrite(path, image.astype(np.float32, copy=False))
+        return
+    from PIL import Image
+
+    if suffix in (".jpg", ".jpeg") and image.ndim == 3 and image.shape[-1] == 4:
+        image = image[..., :3]  # JPEG has no alpha
+    Image.fromarray(np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)).save(path)
+
+
+def _tifffile():
+    try:
+        import tifffile
+    except ImportError:
+        return None
+    return tifffile
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _format_time(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds}s" if seconds < 60 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+class ProgressBar:
+    """One carriage-return-updated line on ``stream``; ``close`` ends it with the total time."""
+
+    def __init__(self, stream: TextIO, width: int = 20):
+        self.stream, self.width, self._length = stream, width, 0
+
+    def update(self, p: Progress) -> None:
+        frac = p.step / p.total
+        filled = int(self.width * frac)
+        bar = ("=" * filled + (">" if filled < self.width else "")).ljust(self.width)
+        losses = " ".join(f"{k} {p.losses[k]:.2g}" if k != "style" else f"{k} {p.losses[k]:.1e}"
+                          for k in ("style", "content", "tv") if k in p.losses)
+        self._write(f"step {p.step}/{p.total} [{bar}] {frac:4.0%} {losses} "
+                    f"elapsed {_format_time(p.elapsed)} ETA {_format_time(p.eta)}")
+
+    def close(self, message: str) -> None:
+        self._write(message)
+        self.stream.write("\n")
+        self.stream.flush()
+
+    def _write(self, line: str) -> None:
+        self.stream.write("\r" + line.ljust(self._length))
+        self.stream.flush()
+        self._length = len(line)
+
+
+def params_from(args: argparse.Namespace, save_every: int) -> StyleParams:
+    """StyleParams from the parsed options; ValueError (from StyleParams) names a bad value."""
+    values = {name: getattr(args, name) for name in OPTIONS}
+    if values["init"] not in INIT_CHOICES:
+        values["init"] = "image"
+    if save_every:
+        values["preview_every"] = save_every
+    return StyleParams(**values)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 done, 2 bad input, 130 interrupted)."""
+    try:
+        args = build_parser().parse_args(argv)
+        return _run(args)
+    except CliError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help, --version
+        return int(exc.code or 0)
+
+
+def _run(args: argparse.Namespace) -> int:
+    out: Path = args.output
+    if out.suffix.lower() not in WRITABLE:
+        raise CliError(f"output {out} must end in one of {', '.join(WRITABLE)}")
+    if not out.parent.is_dir():
+        raise CliError(f"output folder {out.parent} does not exist")
+    if args.save_every < 0:
+        raise CliError(f"--save-every must be 0 or more, got {args.save_every}")
+    try:
+        params = params_from(args, args.save_every)
+    except ValueError as exc:
+        raise CliError(_one_line(exc)) from None
+    content = read_image(args.content, "content")
+    styles = [read_image(path, "style") for path in args.style]
+    init = None
+    if params.init == "image":
+        if not Path(args.init).is_file():
+            raise CliError(f"--init {args.init}: use content, noise or the path of an existing image")
+        init = read_image(Path(args.init), "init")
+
+    from .engine.transfer import stylize_steps
+
+    bar = None if args.quiet else ProgressBar(sys.stderr)
+    start, last = time.perf_counter(), None
+    try:
+        for p in stylize_steps(content, styles, params, init_image=init):
+            if bar:
+                bar.update(p)
+            if p.image is not None:
+                last = p
+                if args.save_every and p.step % args.save_every == 0 and not p.done:
+                    _save(out.with_name(f"{out.stem}_step{p.step:04d}.png"), p.image)
+    except ValueError as exc:
+        raise CliError(_one_line(exc)) from None
+    except KeyboardInterrupt:
+        if last is not None:
+            _save(out, last.image)
+        if bar:
+            saved = f"partial result of step {last.step} saved to {out}" if last else "nothing saved"
+            bar.close(f"interrupted: {saved}")
+        return 130
+    _save(out, last.image)
+    if bar:
+        bar.close(f"done: {last.total} steps in {_format_time(time.perf_counter() - start)}, saved to {out}")
+    return 0
+
+
+def _save(path: Path, image: np.ndarray) -> None:
+    try:
+        write_image(path, image)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"could not write {path}: {_one_line(exc)}") from None
