@@ -54,7 +54,7 @@ def to_unit(a: np.ndarray, rule: str = "dtype", percentiles: tuple[float, float]
     data map to 0 and 1 (robust to hot pixels in 12-bit data stored as uint16).
     """
     if limits is None:
-        if rule == "percentile":
+        if rule == "percentile" and a.dtype != bool:  # np.percentile cannot subtract booleans
             limits = tuple(float(v) for v in np.percentile(a, percentiles))
         elif a.dtype == bool:
             limits = (0.0, 1.0)
