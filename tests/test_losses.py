@@ -1,0 +1,86 @@
+"""Gram matrices and the style, content and total-variation losses against explicit maths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from napari_neural_style.engine.losses import content_loss, gram, style_loss, tv_loss
+
+
+@pytest.fixture
+def feats() -> torch.Tensor:
+    return torch.from_numpy(np.random.default_rng(0).standard_normal((2, 5, 4, 6)).astype(np.float32))
+
+
+def test_gram_matches_numpy(feats):
+    n, c, h, w = feats.shape
+    f = feats.numpy().astype(np.float64).reshape(n, c, h * w)
+    expected = np.einsum("nik,njk->nij", f, f) / (c * h * w)
+    np.testing.assert_allclose(gram(feats).numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_gram_is_float32_symmetric_psd(feats):
+    g = gram(feats.to(torch.bfloat16))
+    assert g.dtype == torch.float32 and g.shape == (2, 5, 5)
+    torch.testing.assert_close(g, g.transpose(1, 2))
+    assert torch.linalg.eigvalsh(g.double()).min() > -1e-6
+
+
+def test_gram_guide_of_ones_equals_unguided(feats):
+    one = feats[:1]
+    torch.testing.assert_close(gram(one, torch.ones(1, 1, 4, 6)), gram(one))
+
+
+def test_gram_binary_guide_is_gram_of_region(feats):
+    one = feats[:1]
+    guide = torch.zeros(1, 1, 4, 6)
+    guide[..., :2] = 1.0
+    torch.testing.assert_close(gram(one, guide), gram(one[..., :2].contiguous()))
+
+
+def test_style_loss_zero_at_target_positive_elsewhere(feats):
+    targets = {"a": gram(feats[:1]), "b": gram(feats[1:])}
+    weights = {"a": 0.5, "b": 0.5}
+    assert float(style_loss(dict(targets), targets, weights)) == 0.0
+    moved = {"a": gram(feats[:1] * 1.1), "b": targets["b"]}
+    assert float(style_loss(moved, targets, weights)) > 0.0
+
+
+def test_style_loss_relative_and_weighted(feats):
+    g, t = gram(feats[:1]), gram(feats[1:])
+    base = float(style_loss({"a": g}, {"a": t}, {"a": 1.0}))
+    expected = float((g - t).square().sum() / t.square().sum())
+    assert base == pytest.approx(expected, rel=1e-6)
+    # Features scaled by k scale Grams by k²: a relative loss does not change.
+    k2 = 7.0**2
+    assert float(style_loss({"a": g * k2}, {"a": t * k2}, {"a": 1.0})) == pytest.approx(base, rel=1e-5)
+    assert float(style_loss({"a": g}, {"a": t}, {"a": 3.0})) == pytest.approx(3 * base, rel=1e-6)
+
+
+def test_content_loss_zero_at_target_positive_elsewhere(feats):
+    target = {"relu4_2": feats}
+    assert float(content_loss({"relu4_2": feats.clone()}, target)) == 0.0
+    assert float(content_loss({"relu4_2": feats + 0.1}, target)) > 0.0
+
+
+def test_content_loss_known_value_and_scale_invariance(feats):
+    target = {"x": feats}
+    assert float(content_loss({"x": 2 * feats}, target)) == pytest.approx(1.0, rel=1e-6)
+    other = feats.flip(-1)
+    base = float(content_loss({"x": other}, target))
+    assert float(content_loss({"x": other * 1000}, {"x": feats * 1000})) == pytest.approx(base, rel=1e-5)
+
+
+def test_tv_loss_zero_on_constant():
+    assert float(tv_loss(torch.full((1, 3, 8, 9), 0.37))) == 0.0
+
+
+def test_tv_loss_on_ramps():
+    x = torch.arange(9, dtype=torch.float32) * 0.1
+    y = torch.arange(8, dtype=torch.float32) * 0.05
+    ramp_x = x.expand(1, 3, 8, 9)
+    assert float(tv_loss(ramp_x)) == pytest.approx(0.1**2, rel=1e-5)
+    both = ramp_x + y[:, None].expand(1, 3, 8, 9)
+    assert float(tv_loss(both)) == pytest.approx(0.1**2 + 0.05**2, rel=1e-5)
