@@ -119,7 +119,7 @@ def load_network(weights: str, device: torch.device) -> tuple[nn.Sequential, Nor
 def _load_cached(weights: str, device: str) -> tuple[nn.Sequential, Normalizer]:
     from torchvision.models import vgg19
 
-    features = vgg19(weights=None).features
+    features = vgg19(weights=None, init_weights=False).features  # every weight is loaded below: skip init
     if weights == "caffe":
         state, caffe = _caffe_state(), True
     elif weights == "torchvision":
