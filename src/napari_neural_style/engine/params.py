@@ -154,7 +154,7 @@ class StyleParams:
 
 def _default_split(n: int) -> tuple[float, ...]:
     """Default share of steps per scale: coarse steps are cheap, so coarse scales get more of them."""
-    return {1: (1.0,), 2: (0.6, 0.4), 3: (0.55, 0.3, 0.15)}.get(n, tuple([0.5 / (n - 2)] * (n - 2) + [0.3, 0.2]))
+    return {1: (1.0,), 2: (0.6, 0.4), 3: (0.55, 0.3, 0.15)}.get(n) or tuple([0.5 / (n - 2)] * (n - 2) + [0.3, 0.2])
 
 
 def _check_int(params: StyleParams, name: str, lo: int, hi: int) -> None:
