@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 
 from . import __version__
-from .engine import params as P
-from .engine.params import StyleParams
+from .engine.params import INTENSITY_RULES, OPTIMIZERS, POOLINGS, PRECISIONS, PRESERVE_COLOR, StyleParams
 
 if TYPE_CHECKING:
     from .engine.transfer import Progress
@@ -48,9 +47,10 @@ OPTIONS: dict[str, str] = {
     "intensity": "how intensities map to [0, 1]: full dtype range or percentiles",
 }
 CHOICES: dict[str, tuple[str, ...]] = {
-    "optimizer": P.OPTIMIZERS, "preserve_color": P.PRESERVE_COLOR, "pooling": P.POOLINGS,
-    "precision": P.PRECISIONS, "intensity": P.INTENSITY_RULES,
+    "optimizer": OPTIMIZERS, "preserve_color": PRESERVE_COLOR, "pooling": POOLINGS, "precision": PRECISIONS,
+    "intensity": INTENSITY_RULES,
 }
+LOSS_FORMATS = {"style": ".1e", "content": ".2g", "tv": ".2g"}  # losses shown on the progress line
 
 
 class CliError(Exception):
@@ -149,8 +149,7 @@ class ProgressBar:
         frac = p.step / p.total
         filled = int(self.width * frac)
         bar = ("=" * filled + (">" if filled < self.width else "")).ljust(self.width)
-        losses = " ".join(f"{k} {p.losses[k]:.2g}" if k != "style" else f"{k} {p.losses[k]:.1e}"
-                          for k in ("style", "content", "tv") if k in p.losses)
+        losses = " ".join(f"{k} {p.losses[k]:{fmt}}" for k, fmt in LOSS_FORMATS.items() if k in p.losses)
         self._write(f"step {p.step}/{p.total} [{bar}] {frac:4.0%} {losses} "
                     f"elapsed {_format_time(p.elapsed)} ETA {_format_time(p.eta)}")
 
@@ -165,13 +164,13 @@ class ProgressBar:
         self._length = len(line)
 
 
-def params_from(args: argparse.Namespace, save_every: int) -> StyleParams:
+def params_from(args: argparse.Namespace) -> StyleParams:
     """StyleParams from the parsed options; ValueError (from StyleParams) names a bad value."""
     values = {name: getattr(args, name) for name in OPTIONS}
     if values["init"] not in INIT_CHOICES:
         values["init"] = "image"
-    if save_every:
-        values["preview_every"] = save_every
+    if args.save_every:
+        values["preview_every"] = args.save_every
     return StyleParams(**values)
 
 
@@ -185,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except SystemExit as exc:  # --help, --version
         return int(exc.code or 0)
+    except KeyboardInterrupt:  # before the run started: nothing to save
+        return 130
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -196,16 +197,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.save_every < 0:
         raise CliError(f"--save-every must be 0 or more, got {args.save_every}")
     try:
-        params = params_from(args, args.save_every)
+        params = params_from(args)
     except ValueError as exc:
         raise CliError(_one_line(exc)) from None
     content = read_image(args.content, "content")
     styles = [read_image(path, "style") for path in args.style]
-    init = None
-    if params.init == "image":
-        if not Path(args.init).is_file():
-            raise CliError(f"--init {args.init}: use content, noise or the path of an existing image")
-        init = read_image(Path(args.init), "init")
+    init = _read_init(args.init) if params.init == "image" else None
 
     from .engine.transfer import stylize_steps
 
@@ -232,6 +229,12 @@ def _run(args: argparse.Namespace) -> int:
     if bar:
         bar.close(f"done: {last.total} steps in {_format_time(time.perf_counter() - start)}, saved to {out}")
     return 0
+
+
+def _read_init(value: str) -> np.ndarray:
+    if not Path(value).is_file():
+        raise CliError(f"--init {value}: use content, noise or the path of an existing image")
+    return read_image(Path(value), "init")
 
 
 def _save(path: Path, image: np.ndarray) -> None:

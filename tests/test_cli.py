@@ -1,0 +1,199 @@
+"""The command line: a real run, --help, one-line errors for bad input, 16-bit TIFF, Ctrl-C."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from napari_neural_style import cli
+from napari_neural_style.engine import transfer
+from napari_neural_style.engine.params import StyleParams
+from napari_neural_style.engine.transfer import Progress
+
+PREFIX = "napari-neural-style: error: "
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> dict[str, Path]:
+    """A smooth 48×64 content (so resizing barely changes it), a noisy style, a text file, random 'weights'."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:48, 0:64]
+    content = np.stack([xx * 4, yy * 5, np.full_like(xx, 128)], axis=-1).astype(np.uint8)
+    paths = {name: tmp_path / name for name in ("content.png", "style.png", "notes.png", "weights.pt")}
+    Image.fromarray(content).save(paths["content.png"])
+    Image.fromarray((rng.random((40, 40, 3)) * 255).astype(np.uint8)).save(paths["style.png"])
+    paths["notes.png"].write_text("this is not an image\n")
+    paths["weights.pt"].write_bytes(rng.bytes(4096))
+    return paths
+
+
+def _cli(*args: object) -> tuple[int, str, str]:
+    """Run ``python -m napari_neural_style``: exit status, stdout, stderr (carriage returns kept)."""
+    run = subprocess.run([sys.executable, "-m", "napari_neural_style", *map(str, args)], capture_output=True,
+                         timeout=300)
+    return run.returncode, run.stdout.decode(), run.stderr.decode()
+
+
+def test_end_to_end(images, tmp_path):
+    out = tmp_path / "out.png"
+    code, _, err = _cli(images["content.png"], images["style.png"], "-o", out, "--size", 48, "--steps", 4,
+                        "--optimizer", "adam", "--save-every", 2)  # Adam moves far in 4 steps, L-BFGS not yet
+    assert code == 0, err
+    assert "Traceback" not in err and err.count("\n") == 1
+    assert re.search(r"\rstep 4/4 \[=+\] 100% style \S+ content \S+ elapsed \d+s ETA 0s", err)
+    assert err.endswith(f"saved to {out}\n") and "\rdone: 4 steps in" in err
+    with Image.open(out) as im:
+        assert (im.size, im.mode) == ((48, 36), "RGB")
+        result = np.asarray(im, dtype=float)
+    with Image.open(images["content.png"]) as im:
+        content = np.asarray(im.resize((48, 36), Image.BILINEAR), dtype=float)
+    assert np.abs(result - content).mean() > 8.0  # resizing alone differs by about 1
+    assert (tmp_path / "out_step0002.png").is_file() and not (tmp_path / "out_step0004.png").exists()
+
+
+def test_help_shows_styleparams_defaults():
+    code, out, err = _cli("--help")
+    assert code == 0 and err == ""
+    defaults = StyleParams()
+    for text in ("usage: napari-neural-style", "CONTENT STYLE [STYLE ...]", "--preserve-color",
+                 f"(default: {defaults.steps})", f"(default: {defaults.style_weight})", "{lbfgs,adam}"):
+        assert text in out
+
+
+BAD_INPUT = [  # (arguments, with {placeholders} for the fixture's paths; fragment of the error line)
+    ("{content} {tmp}/nosuch.png -o {out}", "style image {tmp}/nosuch.png does not exist"),
+    ("{notes} {style} -o {out}", "content image {notes} could not be read"),
+    ("{content} {style} -o {out} --steps 0", "steps must be between 1"),
+    ("{content} {style} -o {out} --steps many", "argument --steps: invalid int value: 'many'"),
+    ("{content} {style} -o {out} --weights nosuch", "unknown weight source 'nosuch'"),
+    ("{content} {style} -o {out} --optimizer sgd", "argument --optimizer: invalid choice: 'sgd'"),
+    ("{content} {style} -o {out} --size 32 --weights {weights}", "could not be read as a PyTorch state dict"),
+    ("{content} {style}", "the following arguments are required: -o/--output"),
+    ("{content} {style} -o {tmp}/out.bmp", "must end in one of .png"),
+    ("{content} {style} -o {tmp}/no/out.png", "output folder {tmp}/no does not exist"),
+    ("{content} {style} -o {out} --init nois", "use content, noise or the path of an existing image"),
+    ("{content} {style} -o {out} --style-blend 1 2", "style_blend has 2 weights for 1 style images"),
+    ("{content} {style} -o {out} --size 16", "raise size"),
+]
+
+
+@pytest.mark.parametrize("template, fragment", BAD_INPUT)
+def test_bad_input_one_line_exit_2(template, fragment, images, tmp_path, capsys):
+    paths = {"content": images["content.png"], "style": images["style.png"], "notes": images["notes.png"],
+             "weights": images["weights.pt"], "out": tmp_path / "out.png", "tmp": tmp_path}
+    assert cli.main(template.format(**paths).split()) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(PREFIX) and err.count("\n") == 1 and err.endswith("\n"), err
+    assert fragment.format(**paths) in err and "Traceback" not in err
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_bad_input_in_a_real_process(images, tmp_path):
+    code, _, err = _cli(images["notes.png"], images["style.png"], "-o", tmp_path / "out.png")
+    assert code == 2
+    assert err.startswith(PREFIX) and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def test_read_image_keeps_16_bit(tmp_path):
+    import tifffile
+
+    a = np.random.default_rng(1).integers(0, 4096, (24, 32)).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "a.tif", a)
+    Image.fromarray(a).save(tmp_path / "a.png")
+    for name in ("a.tif", "a.png"):
+        read = cli.read_image(tmp_path / name, "content")
+        assert read.dtype == np.uint16
+        np.testing.assert_array_equal(read, a)
+
+
+def test_16_bit_tiff_in_float_tiff_out(tmp_path, images, capsys):
+    import tifffile
+
+    yy, xx = np.mgrid[0:48, 0:64]
+    tifffile.imwrite(tmp_path / "in.tif", (xx * 40 + yy * 20).astype(np.uint16))  # 12-bit data in uint16
+    out = tmp_path / "out.tif"
+    code = cli.main([str(tmp_path / "in.tif"), str(images["style.png"]), "-o", str(out), "--size", "32",
+                     "--steps", "2", "--intensity", "percentile", "--quiet"])
+    assert code == 0 and capsys.readouterr().err == ""
+    result = tifffile.imread(out)
+    assert result.dtype == np.float32 and result.shape == (24, 32, 3)
+    assert 0.0 <= result.min() and result.max() <= 1.0 and result.std() > 0.1
+
+
+def _fake_run(images_before_interrupt: int):
+    """A stylize_steps stand-in that yields previews, then is interrupted as by Ctrl-C."""
+    def fake(content, style, params, init_image=None):
+        for step in range(1, images_before_interrupt + 1):
+            yield Progress(step, 10, {"style": 1.0, "total": 1.0}, 0.1, 1.0, 0, 1, (36, 48),
+                           np.full((36, 48, 3), step / 10, np.float32))
+        raise KeyboardInterrupt
+    return fake
+
+
+@pytest.mark.parametrize("previews", [0, 2])
+def test_ctrl_c_saves_partial_result(images, tmp_path, capsys, monkeypatch, previews):
+    monkeypatch.setattr(transfer, "stylize_steps", _fake_run(previews))
+    out = tmp_path / "out.png"
+    assert cli.main([str(images["content.png"]), str(images["style.png"]), "-o", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "Traceback" not in err
+    assert out.exists() == bool(previews)
+    if previews:
+        with Image.open(out) as im:
+            assert np.asarray(im).mean() == pytest.approx(0.2 * 255, abs=1)  # the last preview
+
+
+def test_options_reach_stylize_steps(images, tmp_path, monkeypatch):
+    seen = {}
+
+    def fake(content, style, params, init_image=None):
+        seen.update(content=content, style=style, params=params, init=init_image)
+        yield Progress(1, 1, {"style": 1.0, "total": 1.0}, 0.0, 0.0, 0, 1, (36, 48), np.zeros((36, 48, 3), np.float32))
+
+    monkeypatch.setattr(transfer, "stylize_steps", fake)
+    c, s = str(images["content.png"]), str(images["style.png"])
+    argv = [c, s, s, "-o", str(tmp_path / "o.jpg"), "--init", c, "--style-blend", "1", "3", "--save-every", "5",
+            "--tv-weight", "0.5", "--preserve-color", "luminance", "--seed", "7", "--quiet"]
+    assert cli.main(argv) == 0
+    assert seen["params"] == StyleParams(init="image", style_blend=(1.0, 3.0), preview_every=5, tv_weight=0.5,
+                                         preserve_color="luminance", seed=7)  # all else: StyleParams' defaults
+    with Image.open(c) as im:
+        np.testing.assert_array_equal(seen["init"], np.asarray(im))
+        np.testing.assert_array_equal(seen["content"], np.asarray(im))
+    assert len(seen["style"]) == 2 and (tmp_path / "o.jpg").is_file()
+
+
+def test_progress_line_format():
+    class Stream:
+        text = ""
+
+        def write(self, s: str) -> None:
+            self.text += s
+
+        def flush(self) -> None:
+            pass
+
+    stream = Stream()
+    bar = cli.ProgressBar(stream, width=10)
+    bar.update(Progress(120, 300, {"style": 1234.0, "content": 3.4, "total": 1237.4}, 12.2, 18.4, 1, 3, (9, 9)))
+    assert stream.text == "\rstep 120/300 [====>     ]  40% style 1.2e+03 content 3.4 elapsed 12s ETA 18s"
+    bar.close("done")
+    assert stream.text.endswith("\rdone" + " " * (len(stream.text.split("\r")[1]) - 4) + "\n")
+
+
+def test_write_image_formats(tmp_path):
+    rgba = np.random.default_rng(2).random((20, 30, 4)).astype(np.float32)
+    cli.write_image(tmp_path / "a.jpg", rgba)
+    cli.write_image(tmp_path / "a.png", rgba)
+    cli.write_image(tmp_path / "a.tiff", rgba)
+    with Image.open(tmp_path / "a.jpg") as im:
+        assert (im.mode, im.size) == ("RGB", (30, 20))
+    with Image.open(tmp_path / "a.png") as im:
+        np.testing.assert_array_equal(np.asarray(im), np.round(rgba * 255).astype(np.uint8))
+    np.testing.assert_array_equal(cli.read_image(tmp_path / "a.tiff", "output"), rgba)
