@@ -18,7 +18,7 @@ def gram(features: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Ten
     else:
         g = guide.float().reshape(n, 1, h * w)
         f = f * g
-        mass = g.square().sum().clamp_min(1.0)
+        mass = g.square().sum(dim=2, keepdim=True).clamp_min(1.0)
     return torch.bmm(f, f.transpose(1, 2)) / (c * mass)
 
 

@@ -235,7 +235,8 @@ class _Run:
         if self.p.optimizer == "adam":
             return torch.optim.Adam([x], lr=self.p.learning_rate)
         history = int(max(5, min(100, HISTORY_BYTES // (8 * x.numel()))))
-        return torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=history)
+        return torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=history, tolerance_grad=0.0,
+                                   tolerance_change=0.0)
 
     def _output(self, rgb: torch.Tensor) -> np.ndarray:
         """The current image at the output's full size, in the output's layout."""
