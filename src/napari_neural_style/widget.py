@@ -5,7 +5,6 @@ torch is imported only when the widget is built (to list devices) and inside the
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -64,7 +63,6 @@ class StyleTransferWidget(Container):
     """Neural style transfer of one image layer in the style of another, with live previews."""
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
-        _avoid_llvm_clash()
         from .engine.network import available_devices
 
         self.viewer = viewer
@@ -290,22 +288,6 @@ def _plane(layer: Image, viewer: napari.viewer.Viewer, size: int) -> tuple[np.nd
     index = [int(np.clip(np.floor(p * n / f + 0.5), 0, n - 1))
              for p, n, f in zip(point[: layer.ndim - 2], data.shape, full)]
     return np.asarray(data[tuple(index)]), index
-
-
-def _avoid_llvm_clash() -> None:
-    """Keep torch from importing triton once an OpenGL driver has loaded its own LLVM (Linux Mesa).
-
-    Triton bundles LLVM and segfaults on import when Mesa's libLLVM is already in the process, and
-    torch.optim imports it through torch._dynamo. torch runs eagerly without it.
-    """
-    if "triton" in sys.modules:
-        return
-    try:
-        maps = open("/proc/self/maps").read()
-    except OSError:  # not Linux
-        return
-    if "libLLVM" in maps:
-        sys.modules["triton"] = None  # `import triton` now raises ImportError, which torch handles
 
 
 def _run_steps(content: np.ndarray, style: np.ndarray, params: StyleParams) -> Iterator[Progress]:

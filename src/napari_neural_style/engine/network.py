@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 import threading
 from pathlib import Path
 
@@ -110,6 +111,7 @@ def _cpu_has_bf16() -> bool:
 
 def load_network(weights: str, device: torch.device) -> tuple[nn.Sequential, Normalizer]:
     """The full VGG19 ``features`` (eval, no grads) and its normaliser, cached per (source, device)."""
+    _avoid_llvm_clash()
     key = str(Path(weights).expanduser().resolve()) if weights not in ("caffe", "torchvision") else weights
     with _lock:
         return _load_cached(key, str(device))
@@ -132,6 +134,24 @@ def _load_cached(weights: str, device: str) -> tuple[nn.Sequential, Normalizer]:
         raise ValueError(f"weights {weights!r} do not fit VGG19's layers: {str(exc).splitlines()[0]}") from None
     features.eval().requires_grad_(False)
     return features.to(device), Normalizer(caffe).to(device)
+
+
+def _avoid_llvm_clash() -> None:
+    """Keep torch from importing triton once an OpenGL driver has loaded its own LLVM (Linux Mesa).
+
+    Triton bundles LLVM and segfaults on import when Mesa's libLLVM is already in the process (e.g. in
+    napari under a software renderer); torchvision and torch.optim import it through torch._dynamo.
+    Torch runs eagerly without it. Called before the first torchvision import and optimiser of a run.
+    """
+    if "triton" in sys.modules:
+        return
+    try:
+        with open("/proc/self/maps") as maps:
+            llvm = "libLLVM" in maps.read()
+    except OSError:  # not Linux
+        return
+    if llvm:
+        sys.modules["triton"] = None  # `import triton` now raises ImportError, which torch handles
 
 
 def quantised_weights_path() -> Path:

@@ -187,7 +187,7 @@ class _Run:
                 image = self._initial(shape, generator)
             else:
                 image = resize(image, shape)
-            x = (image * 255.0).detach().requires_grad_(True)
+            x = (image * 255.0).detach().contiguous().requires_grad_(True)
             optimizer = self._optimizer(x)
             losses: dict[str, torch.Tensor] = {}
 
