@@ -53,24 +53,28 @@ def to_unit(a: np.ndarray, rule: str = "dtype", percentiles: tuple[float, float]
     stretched from their minimum to maximum; ``rule="percentile"``: the given low/high percentiles of the
     data map to 0 and 1 (robust to hot pixels in 12-bit data stored as uint16).
     """
-    if limits is None:
-        if rule == "percentile" and a.dtype != bool:  # np.percentile cannot subtract booleans
-            limits = tuple(float(v) for v in np.percentile(a, percentiles))
-        elif a.dtype == bool:
-            limits = (0.0, 1.0)
-        elif np.issubdtype(a.dtype, np.integer):
-            info = np.iinfo(a.dtype)
-            limits = (float(info.min), float(info.max))
-        else:
-            lo, hi = float(a.min()), float(a.max())
-            limits = (0.0, 1.0) if lo >= 0 and hi <= 1 else (lo, hi)
-    lo, hi = limits
+    lo, hi = limits if limits is not None else unit_limits(a, rule, percentiles)
     out = a.astype(np.float32)
     if hi <= lo:  # a flat image (all values equal): nothing to stretch
         return np.zeros(a.shape, np.float32)
     out -= np.float32(lo)
     out *= np.float32(1.0 / (hi - lo))
     return np.clip(out, 0.0, 1.0, out=out)
+
+
+def unit_limits(a: np.ndarray, rule: str = "dtype", percentiles: tuple[float, float] = (0.5, 99.5)
+                ) -> tuple[float, float]:
+    """The (low, high) intensities that :func:`to_unit` maps to 0 and 1 under ``rule`` (see there)."""
+    if rule == "percentile" and a.dtype != bool:  # np.percentile cannot subtract booleans
+        lo, hi = np.percentile(a, percentiles)
+        return float(lo), float(hi)
+    if a.dtype == bool:
+        return 0.0, 1.0
+    if np.issubdtype(a.dtype, np.integer):
+        info = np.iinfo(a.dtype)
+        return float(info.min), float(info.max)
+    lo, hi = float(a.min()), float(a.max())
+    return (0.0, 1.0) if lo >= 0 and hi <= 1 else (lo, hi)
 
 
 def to_plane(array: object, what: str, rule: str = "dtype", percentiles: tuple[float, float] = (0.5, 99.5),

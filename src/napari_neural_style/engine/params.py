@@ -24,6 +24,8 @@ PRESERVE_COLOR = ("none", "luminance", "histogram")
 POOLINGS = ("max", "avg")
 PRECISIONS = ("auto", "fp32", "bf16")
 INTENSITY_RULES = ("dtype", "percentile")
+STACK_INITS = ("previous", "independent")
+MIN_TILE = 32
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,13 @@ class StyleParams:
     Gatys et al.), ``"torchvision"`` or a path to a local state dict. ``style_blend`` weighs several
     style images; ``style_scale`` resizes the style relative to the output. ``preview_every`` sets how
     often a preview image is yielded (0: only at the end).
+
+    Stacks (content with leading z/t axes) run slice by slice in C order. ``stack_init="previous"`` starts
+    each slice after the first from the previous slice's result, at the finest scale only, with
+    ``stack_steps`` × ``steps`` steps (temporal coherence, less flicker); ``"independent"`` runs every
+    slice from scratch. Scales whose long side exceeds ``tile_size`` (0: never) are optimised in
+    overlapping tiles of that side, ``tile_overlap`` pixels wide, blended with linear ramps; each tile
+    gets that scale's steps.
     """
 
     size: int = 512
@@ -63,6 +72,10 @@ class StyleParams:
     percentiles: tuple[float, float] = (0.5, 99.5)
     contrast_limits: tuple[float, float] | None = None
     preview_every: int = 10
+    stack_init: str = "previous"
+    stack_steps: float = 0.5
+    tile_size: int = 1024
+    tile_overlap: int = 64
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -78,6 +91,13 @@ class StyleParams:
         _check_int(self, "scales", 1, 8)
         _check_int(self, "preview_every", 0, 1_000_000)
         _check_int(self, "seed", 0, 2**63 - 1)
+        _check_int(self, "tile_size", 0, 1 << 16)
+        if 0 < self.tile_size < MIN_TILE:
+            raise ValueError(f"tile_size must be 0 (no tiles) or at least {MIN_TILE}, got {self.tile_size}")
+        _check_int(self, "tile_overlap", 0, max(0, self.tile_size // 2 - 1) if self.tile_size else 1 << 16)
+        _check_float(self, "stack_steps", 0.0, strict=True)
+        if self.stack_steps > 1:
+            raise ValueError(f"stack_steps must be a fraction in (0, 1], got {self.stack_steps}")
         for name in ("style_weight", "content_weight", "tv_weight"):
             _check_float(self, name, 0.0)
         _check_float(self, "learning_rate", 0.0, strict=True)
@@ -95,7 +115,7 @@ class StyleParams:
             raise ValueError("style_layers is empty: give at least one layer, e.g. relu3_1")
         for name, choices in (("optimizer", OPTIMIZERS), ("init", INITS), ("preserve_color", PRESERVE_COLOR),
                               ("pooling", POOLINGS), ("precision", PRECISIONS),
-                              ("intensity", INTENSITY_RULES)):
+                              ("intensity", INTENSITY_RULES), ("stack_init", STACK_INITS)):
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
         if self.style_layer_weights is not None:
