@@ -1,0 +1,55 @@
+"""Memory estimate before a run: a clear refusal with numbers and advice instead of a crash."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from napari_neural_style import StyleParams, stylize_steps
+from napari_neural_style.engine import memory
+from napari_neural_style.engine.params import STYLE_LAYERS
+from napari_neural_style.engine.transfer import _Run
+
+GiB = 1 << 30
+CONTENT = np.random.default_rng(0).random((64, 64, 3)).astype(np.float32)
+
+
+def _free(monkeypatch, gib: float) -> None:
+    monkeypatch.setattr(memory, "host_available_bytes", lambda: int(gib * GiB))
+
+
+def test_refusal_says_how_much_and_what_to_change(monkeypatch):
+    _free(monkeypatch, 1.0)
+    steps = stylize_steps(CONTENT, CONTENT, StyleParams(size=2048, steps=1, scales=1, tile_size=0))
+    with pytest.raises(ValueError) as info:
+        next(steps)
+    message = str(info.value)
+    need = float(re.search(r"needs about ([\d.]+) GiB but 1\.0 GiB are free", message).group(1))
+    assert need > 10  # VGG19 to relu5_1 on 2048² with gradients
+    assert "lower size (now 2048)" in message
+
+
+def test_refusal_suggests_a_tile_size_that_fits(monkeypatch):
+    _free(monkeypatch, 6.0)
+    params = StyleParams(size=2048, steps=1, scales=1, tile_size=0)
+    with pytest.raises(ValueError) as info:
+        _Run(CONTENT, CONTENT, params)
+    tile = int(re.search(r"set tile_size=(\d+)", str(info.value)).group(1))
+    _Run(CONTENT, CONTENT, StyleParams(size=2048, steps=1, scales=1, tile_size=tile))  # the advice works
+
+
+def test_stack_output_counts(monkeypatch):
+    """A stack keeps every slice's result: many slices of a size that fits once may not fit together."""
+    one = _Run(CONTENT, CONTENT, StyleParams(size=1024, steps=1, scales=1))
+    _free(monkeypatch, sum(one._estimate(1024, 1)) / memory.HEADROOM / GiB + 0.5)
+    _Run(CONTENT, CONTENT, StyleParams(size=1024, steps=1, scales=1))
+    with pytest.raises(ValueError, match="needs about"):
+        next(stylize_steps(np.stack([CONTENT] * 200), CONTENT, StyleParams(size=1024, steps=1, scales=1)))
+
+
+def test_estimate_grows_with_size_and_depth():
+    small, large = (memory.activation_bytes((s, s), STYLE_LAYERS) for s in (256, 512))
+    assert large == pytest.approx(4 * small, rel=0.01)
+    assert memory.activation_bytes((256, 256), ("relu1_1",)) < small / 4
