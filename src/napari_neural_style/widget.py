@@ -8,11 +8,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, LineEdit, PushButton, SpinBox, create_widget
-from napari.layers import Image
+from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, Label, LineEdit, PushButton, Select, SpinBox,
+                              create_widget)
+from napari.layers import Image, Labels
 from napari.qt.threading import create_worker
 from napari.utils import progress
 from napari.utils.notifications import show_error, show_info, show_warning
@@ -72,6 +73,13 @@ class StyleTransferWidget(Container):
         controls = [
             create_widget(annotation=Image, name="content", label="content"),
             create_widget(annotation=Image, name="style", label="style"),
+            Select(name="more_styles", label="more styles", choices=self._image_choices, value=[],
+                   tooltip="more style images (in layer order): blended with style, or with a labels layer "
+                           "label 1 uses style, label 2 the first of these, …"),
+            create_widget(annotation=Optional[Labels], name="regions", label="labels",  # noqa: UP007
+                          options={"tooltip": "regions: label k gets style k, label 0 keeps the content"}),
+            CheckBox(name="whole_stack", text="whole stack", value=False, enabled=False,
+                     tooltip="stylise every slice (each starting from the previous result), not just this one"),
             SpinBox(name="size", value=384, min=16, max=8192, tooltip="long side of the output, in pixels"),
             SpinBox(name="steps", value=200, min=1, max=100_000, tooltip="optimiser steps over all scales"),
             LineEdit(name="style_weight", value=f"{defaults.style_weight:g}", tooltip="e.g. 1e4 to 1e7"),
@@ -96,6 +104,8 @@ class StyleTransferWidget(Container):
         self.advanced.changed.connect(self._show_advanced)
         self.weights.changed.connect(self._show_advanced)
         self._show_advanced()
+        self.content.changed.connect(self._update_stack_option)
+        self._update_stack_option()
         self.run_button.changed.connect(self.start)
         self.stop_button.changed.connect(self.stop)
         viewer.layers.events.removed.connect(self._on_layer_removed)
@@ -112,6 +122,29 @@ class StyleTransferWidget(Container):
     def _show_advanced(self) -> None:
         for name in ADVANCED:
             self[name].visible = self.advanced.value and (name != "weights_file" or self.weights.value == WEIGHTS_FILE)
+
+    def _image_choices(self, _: Any) -> list[tuple[str, Image]]:
+        """This viewer's image layers, for the 'more styles' list."""
+        return [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, Image)]
+
+    def _update_stack_option(self) -> None:
+        """'whole stack' only for content with more than two non-RGB dimensions."""
+        content = self.content.value
+        self.whole_stack.enabled = content is not None and content.ndim > 2
+        if not self.whole_stack.enabled:
+            self.whole_stack.value = False
+
+    def _extra_inputs(self, content: Image, style: Image, style_plane: np.ndarray, size: int
+                      ) -> tuple[list[np.ndarray], np.ndarray | None]:
+        """All style images (the style, then 'more styles') and the labels for the run, if any."""
+        more = [layer for layer in self.more_styles.value if layer is not content and layer is not style]
+        styles = [style_plane] + [_plane(layer, self.viewer, size)[0] for layer in more]
+        labels = self.regions.value
+        if labels is None:
+            return styles, None
+        if self.whole_stack.value and labels.ndim == content.ndim:
+            return styles, np.asarray(labels.data)
+        return styles, _plane(labels, self.viewer, size)[0]
 
     def _layers(self) -> tuple[Image, Image]:
         """The chosen content and style layers; ValueError with a sentence for the user otherwise."""
@@ -134,13 +167,16 @@ class StyleTransferWidget(Container):
             params = params_from_widget(self)
             content_plane, content_index = _plane(content, self.viewer, params.size)
             style_plane, style_index = _plane(style, self.viewer, params.size)
+            styles, labels = self._extra_inputs(content, style, style_plane, params.size)
+            if self.whole_stack.value:
+                content_plane, content_index = _stack_data(content, params.size), []
         except ValueError as exc:
             show_error(f"Neural style transfer cannot start: {exc}")
             return
         pbar = progress(total=params.steps, desc=f"Neural style: {content.name} × {style.name}")
         self._job = _Job(content, style, params, {"content": content_index, "style": style_index}, pbar)
-        worker = create_worker(_run_steps, content_plane, style_plane, params, _worker_class=GeneratorWorker,
-                               _start_thread=False, _ignore_errors=True)
+        worker = create_worker(_run_steps, content_plane, styles, params, labels, content.rgb,
+                               _worker_class=GeneratorWorker, _start_thread=False, _ignore_errors=True)
         worker.yielded.connect(self._on_progress)
         worker.errored.connect(self._on_error)
         worker.warned.connect(self._on_warning)
@@ -162,8 +198,12 @@ class StyleTransferWidget(Container):
         if job is None or not self._alive:
             return
         job.last, job.steps, job.losses = p, p.step, p.losses
-        self.status.value = f"step {p.step}/{p.total} · {_losses_text(p.losses)} · ETA {p.eta:.0f} s"
-        if p.image is not None:
+        where = f"slice {p.index} ({p.slices}) · " if p.index else ""
+        self.status.value = f"{where}step {p.step}/{p.total} · {_losses_text(p.losses)} · ETA {p.eta:.0f} s"
+        if p.index:  # a whole-stack run: only finished slices go into the nD output
+            if p.stack is not None:
+                self._show_stack(job, p.stack)
+        elif p.image is not None:
             self._show(job, p.image)
         job.record()
         # last: napari's progress bar processes Qt events, so other handlers may run inside this call
@@ -189,6 +229,25 @@ class StyleTransferWidget(Container):
                            contrast_limits=(0.0, 1.0), scale=scale, translate=translate)
         job.record()
         layers.insert(above, job.output)
+
+    def _show_stack(self, job: _Job, stack: np.ndarray) -> None:
+        """Put the nD result (finished slices filled in) into the output layer, aligned with the content."""
+        if job.output is not None:
+            if job.output in self.viewer.layers:
+                job.output.data = stack
+            return
+        content, layers = job.content, self.viewer.layers
+        if content not in layers or job.style not in layers:
+            return
+        lead = content.ndim - 2
+        full = np.asarray((content.data[0] if content.multiscale else content.data).shape[lead:lead + 2])
+        scale = np.asarray(content.scale[-2:]) * full / np.asarray(stack.shape[lead:lead + 2])
+        translate = np.asarray(content.translate[-2:]) + (scale - np.asarray(content.scale[-2:])) / 2
+        job.output = Image(stack, name=f"{content.name} × {job.style.name}", rgb=stack.ndim > content.ndim,
+                           contrast_limits=(0.0, 1.0), scale=(*content.scale[:lead], *scale),
+                           translate=(*content.translate[:lead], *translate))
+        job.record()
+        layers.insert(max(layers.index(content), layers.index(job.style)) + 1, job.output)
 
     def _on_error(self, exc: Exception) -> None:
         reason = str(exc) if isinstance(exc, (ValueError, _RunError)) else f"{type(exc).__name__}: {exc}"
@@ -290,7 +349,16 @@ def _plane(layer: Image, viewer: napari.viewer.Viewer, size: int) -> tuple[np.nd
     return np.asarray(data[tuple(index)]), index
 
 
-def _run_steps(content: np.ndarray, style: np.ndarray, params: StyleParams) -> Iterator[Progress]:
+def _stack_data(layer: Image, size: int) -> np.ndarray:
+    """All of ``layer``'s data for a whole-stack run (multiscale: the level :func:`_plane` would use)."""
+    if not layer.multiscale:
+        return np.asarray(layer.data)
+    levels = [level for level in layer.data if max(level.shape[layer.ndim - 2: layer.ndim]) >= size]
+    return np.asarray(levels[-1] if levels else layer.data[0])
+
+
+def _run_steps(content: np.ndarray, style: list[np.ndarray], params: StyleParams, labels: np.ndarray | None,
+               rgb: bool) -> Iterator[Progress]:
     """``stylize_steps`` for the worker thread, with autograd on there (grad mode is per thread)."""
     import torch
 
@@ -298,7 +366,7 @@ def _run_steps(content: np.ndarray, style: np.ndarray, params: StyleParams) -> I
 
     torch.set_grad_enabled(True)
     try:
-        yield from stylize_steps(content, style, params)
+        yield from stylize_steps(content, style, params, labels=labels, rgb=rgb)
     except RuntimeError as exc:  # superqt takes a RuntimeError for a deleted worker: no signal, a hung run
         raise _RunError(f"{type(exc).__name__}: {exc}") from exc
 

@@ -1,0 +1,88 @@
+"""The widget with stacks, labels and several styles (run under xvfb-run): nD output, Stop keeps slices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage import data
+
+from napari_neural_style.widget import METADATA_KEY
+
+PLUGIN = "napari-neural-style"
+RUN_TIMEOUT_MS = 180_000
+RNG = np.random.default_rng(2)
+
+
+@pytest.fixture
+def viewer_widget(make_napari_viewer, qtbot):
+    """Content 'stack' (3, 40, 48) uint16 with contrast limits set, styles 'b' and 'c', the widget docked."""
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Neural style transfer")
+    viewer.add_image((RNG.random((3, 40, 48)) * 4000).astype(np.uint16), name="stack", contrast_limits=(0, 4000))
+    viewer.add_image(data.astronaut()[::8, ::8], name="b")
+    viewer.add_image(data.coffee()[::8, ::8], name="c")
+    widget.content.value, widget.style.value = viewer.layers["stack"], viewer.layers["b"]
+    widget.size.value, widget.steps.value, widget.preview_every.value, widget.scales.value = 32, 4, 0, 1
+    yield viewer, widget
+    widget.shutdown()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+
+
+def _output(viewer):
+    return next(layer for layer in viewer.layers if METADATA_KEY in layer.metadata)
+
+
+def test_whole_stack_only_for_stacks(viewer_widget):
+    viewer, widget = viewer_widget
+    assert widget.whole_stack.enabled
+    widget.content.value = viewer.layers["c"]  # 2D RGB
+    assert not widget.whole_stack.enabled and not widget.whole_stack.value
+
+
+def test_contrast_limits_reach_the_engine(viewer_widget):
+    from napari_neural_style.widget import params_from_widget
+
+    _, widget = viewer_widget
+    assert params_from_widget(widget).contrast_limits == (0.0, 4000.0)
+
+
+def test_whole_stack_streams_slices_into_an_nd_layer(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    widget.whole_stack.value = True
+    shapes = []
+    widget.run_button.clicked.emit()
+    widget.worker.yielded.connect(lambda p: p.stack is not None and shapes.append(_output(viewer).data.shape))
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    out = _output(viewer)
+    assert shapes == [(3, 27, 32, 3)] * 3  # one update per finished slice, into one nD layer
+    assert out.data.dtype == np.float32 and out.rgb and (out.data.std(axis=(1, 2, 3)) > 0.01).all()
+    np.testing.assert_allclose(out.scale, [1, 40 / 27, 48 / 32])  # the output covers the content
+    assert out.metadata[METADATA_KEY]["steps_done"] == 4 + 2 * 2 and not out.metadata[METADATA_KEY]["stopped"]
+
+
+def test_stop_keeps_finished_slices(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    widget.whole_stack.value = True
+    widget.steps.value = 6
+    widget.run_button.clicked.emit()
+    widget.worker.yielded.connect(lambda p: p.stack is not None and widget.stop())
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    out = _output(viewer).data
+    assert out.shape == (3, 27, 32, 3) and out[0].std() > 0.01 and not out[2].any()
+    assert _output(viewer).metadata[METADATA_KEY]["stopped"]
+
+
+def test_labels_pick_a_style_per_region(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    labels = np.zeros((40, 48), np.uint8)
+    labels[:, :24], labels[:, 24:36] = 1, 2
+    viewer.add_labels(labels, name="regions")
+    widget.regions.value = viewer.layers["regions"]
+    widget.more_styles.value = [viewer.layers["c"]]
+    widget.run_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    out = _output(viewer).data  # the slice on screen, 2D
+    assert out.shape == (27, 32, 3)
+    right = out[:, 25:]  # label 0 (columns 36+ of 48 → 24+ of 32): the content, gray
+    assert np.abs(right - right.mean(axis=-1, keepdims=True)).max() < 1e-5
+    assert np.abs(out[:, :15] - out[:, :15].mean(axis=-1, keepdims=True)).max() > 0.01  # stylised: colour
