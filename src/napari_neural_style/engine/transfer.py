@@ -16,7 +16,7 @@ from .losses import content_loss, gram, style_loss, tv_loss
 from .network import Features, bf16_supported, load_network, resolve_device
 from .params import StyleParams
 
-HISTORY_BYTES = 1 << 30  # L-BFGS keeps at most this much history (2 vectors of the image's size a step)
+HISTORY_BYTES = 1 << 29  # L-BFGS keeps at most this much history (2 vectors of the image's size a step)
 MIN_COARSE_SIDE = 32  # coarser scales than this (short side) are skipped: VGG sees almost nothing there
 TILE_SIDES = (1024, 768, 512, 384, 256)  # tile sizes suggested when a run would not fit in memory
 
