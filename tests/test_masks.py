@@ -87,3 +87,24 @@ def test_stack_labels_must_fit_a_slice_or_the_stack():
     with pytest.raises(ValueError, match=r"fit neither one content slice \(64, 64\) nor the whole stack"):
         next(stylize_steps(np.stack([CONTENT] * 3), _stripes(), StyleParams(size=32, steps=1),
                            labels=np.ones((2, SIDE, SIDE), np.uint8)))
+
+
+def test_cli_labels(tmp_path):
+    from PIL import Image as PILImage
+
+    from napari_neural_style.cli import main
+
+    for name, image in (("c.png", CONTENT), ("s1.png", _stripes()), ("s2.png", _dots())):
+        PILImage.fromarray(np.round(image * 255).astype(np.uint8)).save(tmp_path / name)
+    labels = HALVES.copy()
+    labels[:, 48:] = 0
+    PILImage.fromarray(labels).save(tmp_path / "labels.png")
+    args = [str(tmp_path / n) for n in ("c.png", "s1.png", "s2.png")]
+    assert main(args + ["-o", str(tmp_path / "out.tif"), "--labels", str(tmp_path / "labels.png"), "--size", "64",
+                        "--steps", "3", "--scales", "1", "--quiet"]) == 0
+    import tifffile
+
+    out = tifffile.imread(tmp_path / "out.tif")
+    np.testing.assert_allclose(out[:, 48:], np.round(CONTENT[:, 48:] * 255) / 255, atol=1e-6)
+    assert main(args[:2] + ["-o", str(tmp_path / "x.tif"), "--labels", str(tmp_path / "labels.png"),
+                            "--size", "64", "--steps", "1", "--quiet"]) == 2  # label 2 has no style

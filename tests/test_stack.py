@@ -89,3 +89,18 @@ def test_flicker_metric():
     frames = np.zeros((3, 4, 4), np.float32)
     frames[1] = 0.5
     assert flicker(frames) == pytest.approx(0.5)
+
+
+def test_cli_stack_tiff(tmp_path):
+    import tifffile
+
+    from napari_neural_style.cli import main
+
+    tifffile.imwrite(tmp_path / "stack.tif", (RNG.random((3, 40, 48)) * 4095).astype(np.uint16))
+    tifffile.imwrite(tmp_path / "style.tif", STYLE)
+    args = [str(tmp_path / "stack.tif"), str(tmp_path / "style.tif"), "--size", "32", "--steps", "2",
+            "--scales", "1", "--quiet", "--intensity", "percentile"]
+    assert main(args + ["-o", str(tmp_path / "out.png")]) == 2  # a stack needs TIFF
+    assert main(args + ["-o", str(tmp_path / "out.tif")]) == 0
+    out = tifffile.imread(tmp_path / "out.tif")
+    assert out.shape == (3, 27, 32, 3) and out.dtype == np.float32 and (out.std(axis=(1, 2, 3)) > 0.01).all()

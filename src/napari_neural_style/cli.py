@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 
 from . import __version__
-from .engine.params import INTENSITY_RULES, OPTIMIZERS, POOLINGS, PRECISIONS, PRESERVE_COLOR, StyleParams
+from .engine.params import (INTENSITY_RULES, OPTIMIZERS, POOLINGS, PRECISIONS, PRESERVE_COLOR, STACK_INITS,
+                             StyleParams)
+from .engine.stack import layout
 
 if TYPE_CHECKING:
     from .engine.transfer import Progress
@@ -45,10 +47,14 @@ OPTIONS: dict[str, str] = {
     "pooling": "VGG19 pooling",
     "precision": "autocast precision",
     "intensity": "how intensities map to [0, 1]: full dtype range or percentiles",
+    "stack_init": "stacks: start each slice from the previous result, or each independently",
+    "stack_steps": "stacks: share of the steps for each chained slice",
+    "tile_size": "optimise scales larger than this in tiles of this side (0: never)",
+    "tile_overlap": "overlap of neighbouring tiles in pixels",
 }
 CHOICES: dict[str, tuple[str, ...]] = {
     "optimizer": OPTIMIZERS, "preserve_color": PRESERVE_COLOR, "pooling": POOLINGS, "precision": PRECISIONS,
-    "intensity": INTENSITY_RULES,
+    "intensity": INTENSITY_RULES, "stack_init": STACK_INITS,
 }
 LOSS_FORMATS = {"style": ".1e", "content": ".2g", "tv": ".2g"}  # losses shown on the progress line
 
@@ -68,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("content", metavar="CONTENT", type=Path, help="content image (PNG, JPEG, TIFF, ...)")
     parser.add_argument("style", metavar="STYLE", type=Path, nargs="+", help="style image(s)")
     parser.add_argument("-o", "--output", metavar="OUT", type=Path, required=True,
-                        help="output image; .png/.jpg as 8-bit, .tif/.tiff as float32")
+                        help="output image; .png/.jpg as 8-bit, .tif/.tiff as float32 (stacks: TIFF only)")
+    parser.add_argument("--labels", metavar="PATH", type=Path, default=None,
+                        help="label image, the content's size: label k gets STYLE number k, 0 keeps the content")
     defaults = {f.name: f.default for f in fields(StyleParams)}
     for name, text in OPTIONS.items():
         default = defaults[name]
@@ -201,31 +209,36 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CliError(_one_line(exc)) from None
     content = read_image(args.content, "content")
+    if layout(content.shape)[0] and out.suffix.lower() not in TIFF:
+        raise CliError(f"content {args.content} is a stack of shape {content.shape}: write the result to "
+                       f".tif or .tiff, not {out.suffix}")
+    labels = read_image(args.labels, "labels") if args.labels else None
     styles = [read_image(path, "style") for path in args.style]
     init = _read_init(args.init) if params.init == "image" else None
 
     from .engine.transfer import stylize_steps
 
     bar = None if args.quiet else ProgressBar(sys.stderr)
-    start, last = time.perf_counter(), None
+    start, last, result = time.perf_counter(), None, None
     try:
-        for p in stylize_steps(content, styles, params, init_image=init):
+        extra = {} if labels is None else {"labels": labels}
+        for p in stylize_steps(content, styles, params, init_image=init, **extra):
             if bar:
                 bar.update(p)
-            if p.image is not None:
-                last = p
-                if args.save_every and p.step % args.save_every == 0 and not p.done:
-                    _save(out.with_name(f"{out.stem}_step{p.step:04d}.png"), p.image)
+            if p.stack is not None or (p.image is not None and not p.index):
+                last, result = p, p.stack if p.stack is not None else p.image
+            if p.image is not None and args.save_every and p.step % args.save_every == 0 and not p.done:
+                _save(out.with_name(f"{out.stem}_step{p.step:04d}.png"), p.image)
     except ValueError as exc:
         raise CliError(_one_line(exc)) from None
     except KeyboardInterrupt:
         if last is not None:
-            _save(out, last.image)
+            _save(out, result)
         if bar:
             saved = f"partial result of step {last.step} saved to {out}" if last else "nothing saved"
             bar.close(f"interrupted: {saved}")
         return 130
-    _save(out, last.image)
+    _save(out, result)
     if bar:
         bar.close(f"done: {last.total} steps in {_format_time(time.perf_counter() - start)}, saved to {out}")
     return 0
