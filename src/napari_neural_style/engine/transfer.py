@@ -11,7 +11,9 @@ import torch
 import torch.nn.functional as F
 
 from . import color, memory, stack, tiles
+from .graphs import GraphedForward
 from .images import MIN_SIDE, Plane, from_plane, to_plane
+from .lbfgs import CompactLBFGS
 from .losses import content_loss, gram, style_loss, tv_loss
 from .network import Features, bf16_supported, load_network, resolve_device
 from .params import StyleParams
@@ -141,6 +143,8 @@ class _Run:
             self.features = self.features.to(memory_format=torch.channels_last)
         lw = params.style_layer_weights or (1.0 / len(params.style_layers),) * len(params.style_layers)
         self.layer_weights = dict(zip(params.style_layers, lw))
+        self._graphed = GraphedForward(self._forward, params.style_layers + params.content_layers,
+                                       enabled=self.device.type == "cuda")
         self._prepare_colour()
         self.result: np.ndarray | None = None
 
@@ -301,7 +305,7 @@ class _Run:
         x = self.norm(rgb)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16, cache_enabled=False):
             out = self.features(x)
         return out if layers is None else {k: out[k] for k in layers}
 
@@ -386,7 +390,7 @@ class _Run:
         def closure() -> torch.Tensor:
             optimizer.zero_grad(set_to_none=True)
             rgb = x / 255.0
-            feats = self._forward(rgb)
+            feats = self._graphed(rgb)
             if guides is None:
                 style = style_loss({k: gram(feats[k]) for k in p.style_layers}, style_t[0], self.layer_weights)
             else:
@@ -409,7 +413,7 @@ class _Run:
             if p.optimizer == "adam":
                 with torch.no_grad():
                     x.clamp_(0.0, 255.0)
-            yield {k: float(v) for k, v in losses.items()}, x
+            yield dict(zip(losses, torch.stack(list(losses.values())).tolist())), x  # one host sync
 
     def _progress(self, losses: dict[str, float], scale: int, shape: tuple[int, int], last: bool, work: int,
                   preview: Callable[[], torch.Tensor], tile: int = 0, tiles_: int = 0) -> Progress:
@@ -428,10 +432,12 @@ class _Run:
             return (0.5 + 0.25 * (noise - 0.5)).to(self.device)
         return self._tensor(self.init if self.init is not None else self.net_content, shape)
 
-    def _optimizer(self, x: torch.Tensor) -> torch.optim.Optimizer:
+    def _optimizer(self, x: torch.Tensor) -> torch.optim.Optimizer | CompactLBFGS:
         if self.p.optimizer == "adam":
             return torch.optim.Adam([x], lr=self.p.learning_rate)
         history = int(max(5, min(100, HISTORY_BYTES // (8 * x.numel()))))
+        if x.device.type != "cpu":  # same iterates, without a host sync per history pair
+            return CompactLBFGS(x, history_size=history)
         return torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=history, tolerance_grad=0.0,
                                    tolerance_change=0.0)
 

@@ -1,0 +1,78 @@
+"""L-BFGS in compact form (Byrd, Nocedal & Schnabel 1994) for GPUs: a few matrix products per step.
+
+torch.optim.LBFGS's two-loop recursion launches several tiny kernels per history pair and syncs the host
+on each (scalar ``alpha=``), which on a GPU costs more than the network's forward and backward. Here the
+history lives in two (m, n) buffers, the small matrices SᵀY and YᵀY are kept up to date, and
+H·g = γg + S·p − γY·u comes from matrix-vector products and one triangular solve: one host sync a step
+(to skip pairs with sᵀy ≤ 1e-10, as torch does). Same iterates as torch.optim.LBFGS with ``max_iter=1``
+and no line search, which is what the CPU path uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+
+class CompactLBFGS:
+    """Minimises over one tensor ``x``; ``step(closure)`` evaluates the closure once, then moves ``x``."""
+
+    def __init__(self, x: torch.Tensor, history_size: int = 100, lr: float = 1.0) -> None:
+        self.x, self.lr, self.m = x, lr, history_size
+        n = x.numel()
+        self.s = torch.zeros(history_size, n, device=x.device, dtype=x.dtype)
+        self.y = torch.zeros_like(self.s)
+        self.sy = torch.zeros(history_size, history_size, device=x.device, dtype=x.dtype)  # s_i · y_j
+        self.yy = torch.zeros_like(self.sy)  # y_i · y_j
+        self.order: list[int] = []  # buffer rows, oldest pair first
+        self.gamma = torch.ones((), device=x.device, dtype=x.dtype)
+        self.prev_g: torch.Tensor | None = None
+        self.prev_step: torch.Tensor | None = None  # the last move, t·d
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.x.grad = None
+
+    def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
+        loss = closure()
+        g = self.x.grad.detach().reshape(-1).clone()
+        if self.prev_g is None:
+            d = -g
+            t = (1.0 / g.abs().sum()).clamp(max=1.0) * self.lr
+        else:
+            self._remember(self.prev_step, g - self.prev_g)
+            d = -self._hg(g)
+            t = self.lr
+        step = d * t
+        with torch.no_grad():
+            self.x.view(-1).add_(step)
+        self.prev_g, self.prev_step = g, step
+        return loss
+
+    def _remember(self, s: torch.Tensor, y: torch.Tensor) -> None:
+        ys = y.dot(s)
+        if float(ys) <= 1e-10:  # the one host sync: curvature too small, keep the old pairs
+            return
+        row = self.order.pop(0) if len(self.order) == self.m else len(self.order)
+        self.s[row], self.y[row] = s, y
+        self.order.append(row)
+        self.sy[row, :] = self.y @ s
+        self.sy[:, row] = self.s @ y
+        self.yy[row, :] = self.yy[:, row] = self.y @ y
+        self.gamma = ys / y.dot(y)
+
+    def _hg(self, g: torch.Tensor) -> torch.Tensor:
+        """The inverse-Hessian approximation times ``g``; small matrices in chronological order."""
+        if not self.order:
+            return self.gamma * g
+        idx = torch.tensor(self.order, device=g.device)
+        sy, yy = self.sy[idx][:, idx], self.yy[idx][:, idx]
+        r = sy.triu()
+        a, b = (self.s @ g)[idx, None], (self.y @ g)[idx, None]
+        u = torch.linalg.solve_triangular(r, a, upper=True)
+        rhs = torch.diag(sy)[:, None] * u + self.gamma * (yy @ u - b)
+        p = torch.linalg.solve_triangular(r.T, rhs, upper=False)
+        coef_s = torch.zeros(self.m, device=g.device, dtype=g.dtype)
+        coef_y = torch.zeros_like(coef_s)
+        coef_s[idx], coef_y[idx] = p[:, 0], -self.gamma * u[:, 0]  # back to buffer rows; unused rows stay 0
+        return self.gamma * g + coef_s @ self.s + coef_y @ self.y
