@@ -40,6 +40,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=96)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--shift", type=int, default=2, help="pan per frame, in output pixels")
+    parser.add_argument("--stack-steps", type=float, default=0.5, help="share of the steps per chained slice")
+    parser.add_argument("--modes", nargs="+", default=["previous", "independent"], choices=["previous", "independent"])
     args = parser.parse_args()
     window = 4 * args.size  # source crops are resized by 1/4: the pan is `shift` output pixels exactly
     content = panning(args.frames, window, 4 * args.shift)
@@ -47,12 +49,15 @@ def main() -> None:
     base = content.astype(np.float32)[:, ::4, ::4] / 255
     print(f"input: raw {flicker(base):.4f}, compensated {compensated(base, args.shift):.4f}")
     results = {}
-    for mode in ("previous", "independent"):
+    for mode in args.modes:
         start = time.perf_counter()
-        out = stylize(content, style, size=args.size, steps=args.steps, scales=2, stack_init=mode, preview_every=0)
+        out = stylize(content, style, size=args.size, steps=args.steps, scales=2, stack_init=mode,
+                      stack_steps=args.stack_steps, preview_every=0)
         results[mode] = (flicker(out), compensated(out, args.shift), time.perf_counter() - start)
         print(f"{mode:>11}: raw {results[mode][0]:.4f}, compensated {results[mode][1]:.4f}, "
               f"{results[mode][2]:.0f} s", flush=True)
+    if len(results) < 2:
+        return
     chained, independent = results["previous"], results["independent"]
     print(f"bench_flicker: {args.frames} frames {args.size}² {args.steps} steps: mean |Δframe| chained "
           f"{chained[0]:.4f} vs independent {independent[0]:.4f} (×{independent[0] / chained[0]:.2f}); "

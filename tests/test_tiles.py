@@ -59,8 +59,24 @@ def test_tiled_gram_matches_the_whole_image():
         assert error < 0.1, layer
 
 
+def _seamless(out: np.ndarray, edges: list[int]) -> bool:
+    """Lines of pixels at tile borders change no more than elsewhere, in two ways: mean |gradient| (within
+    1.5×) and the signed change averaged along the line (a brightness step along a border; no larger than
+    the largest elsewhere)."""
+    for axis in (1, 0):
+        d = np.diff(out, axis=axis)  # line i: between pixel lines i and i + 1
+        grad = np.abs(d).mean(axis=(1 - axis, 2))
+        step = np.abs(d.mean(axis=1 - axis)).max(axis=-1)
+        at = np.zeros(grad.size, bool)
+        for e in edges:
+            at[e - 2:e + 1] = True  # into, across and out of each tile edge
+        if grad[at].mean() > 1.5 * grad[~at].mean() or step[at].max() > step[~at].max():
+            return False
+    return True
+
+
 def test_tiled_run_has_no_seams():
-    """A whole-image coarse pass, then 3×3 tiles of 48 px: gradients across tile borders are not larger."""
+    """A whole-image coarse pass, then 3×3 tiles of 48 px: nothing stands out along the tile borders."""
     content = _photo("content", "tubingen.jpg", 96)
     style = _photo("style", "starry_night.jpg", 96)
     params = StyleParams(size=96, steps=10, scales=2, tile_size=48, tile_overlap=16, preview_every=0)
@@ -69,11 +85,7 @@ def test_tiled_run_has_no_seams():
     assert seen[-1].total == len(seen) and [p.tile for p in seen[6::4]] == list(range(1, 10))
     out = seen[-1].image
     edges = sorted({e for t in tiles.grid((96, 96), 48, 16) for e in (t.x0, t.x1)} - {0, 96})
-    dx = np.abs(np.diff(out, axis=1)).mean(axis=(0, 2))  # dx[i]: between columns i and i + 1
-    dy = np.abs(np.diff(out, axis=0)).mean(axis=(1, 2))
-    for d in (dx, dy):
-        at = np.zeros(d.size, bool)
-        for e in edges:
-            at[e - 2:e + 1] = True  # the steps into, across and out of each tile edge
-        assert d[at].mean() <= 1.5 * d[~at].mean()
-        assert d[at].max() <= 2.0 * np.percentile(d[~at], 90)
+    assert _seamless(out, edges)
+    seam = out.copy()
+    seam[:, 48:] = np.clip(seam[:, 48:] + 0.05, 0, 1)  # the check does see a faint step at a border
+    assert not _seamless(seam, edges)
