@@ -50,6 +50,16 @@ def main() -> None:
         last = p
     wall = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+    if args.device.startswith("cuda"):
+        import torch
+
+        from napari_neural_style.engine.network import bf16_supported
+
+        itemsize = 2 if bf16_supported(torch.device(args.device)) else 4
+        estimate = memory.optimisation_bytes((args.tile, args.tile), params.style_layers + params.content_layers,
+                                             1 << 29, itemsize) / memory.GiB
+        print(f"peak CUDA memory {torch.cuda.max_memory_allocated() / memory.GiB:.2f} GiB "
+              f"(one tile's optimisation estimated at {estimate:.2f} GiB)")
     print(f"bench_large: {last.image.shape[0]}×{last.image.shape[1]} tiles {args.tile}/{args.overlap} "
           f"steps {args.steps} scales {args.scales} on {args.device}: {wall:.0f} s, peak RSS {peak:.2f} GiB "
           f"(free before: {free:.1f} GiB); final losses {last.losses}")

@@ -44,13 +44,13 @@ def _distance(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
 
 
 def test_each_region_takes_its_own_style():
-    out = stylize(CONTENT, [_stripes(), _dots()], labels=HALVES, size=SIDE, steps=20, scales=1,
+    out = stylize(CONTENT, [_stripes(), _dots()], labels=HALVES, size=SIDE, steps=40, scales=2,
                   preview_every=0)
     half = SIDE // 2
     styles = [_grams(s[:, :half]) for s in (_stripes(), _dots())]  # same size as each region
     left, right = _grams(out[:, :half]), _grams(out[:, half:])
-    assert _distance(left, styles[0]) < _distance(left, styles[1])
-    assert _distance(right, styles[1]) < _distance(right, styles[0])
+    assert _distance(left, styles[0]) < 0.7 * _distance(left, styles[1])
+    assert _distance(right, styles[1]) < 0.7 * _distance(right, styles[0])
 
 
 def test_label_zero_keeps_the_content():

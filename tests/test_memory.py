@@ -12,7 +12,7 @@ from napari_neural_style.engine import memory
 from napari_neural_style.engine.params import STYLE_LAYERS
 from napari_neural_style.engine.transfer import _Run
 
-GiB = 1 << 30
+GiB = 1 << 30  # the host-memory checks run on the CPU device, whatever this machine has
 CONTENT = np.random.default_rng(0).random((64, 64, 3)).astype(np.float32)
 
 
@@ -22,7 +22,7 @@ def _free(monkeypatch, gib: float) -> None:
 
 def test_refusal_says_how_much_and_what_to_change(monkeypatch):
     _free(monkeypatch, 1.0)
-    steps = stylize_steps(CONTENT, CONTENT, StyleParams(size=2048, steps=1, scales=1, tile_size=0))
+    steps = stylize_steps(CONTENT, CONTENT, StyleParams(size=2048, steps=1, scales=1, tile_size=0, device="cpu"))
     with pytest.raises(ValueError) as info:
         next(steps)
     message = str(info.value)
@@ -33,20 +33,21 @@ def test_refusal_says_how_much_and_what_to_change(monkeypatch):
 
 def test_refusal_suggests_a_tile_size_that_fits(monkeypatch):
     _free(monkeypatch, 6.0)
-    params = StyleParams(size=2048, steps=1, scales=1, tile_size=0)
+    params = StyleParams(size=2048, steps=1, scales=1, tile_size=0, device="cpu")
     with pytest.raises(ValueError) as info:
         _Run(CONTENT, CONTENT, params)
     tile = int(re.search(r"set tile_size=(\d+)", str(info.value)).group(1))
-    _Run(CONTENT, CONTENT, StyleParams(size=2048, steps=1, scales=1, tile_size=tile))  # the advice works
+    _Run(CONTENT, CONTENT, StyleParams(size=2048, steps=1, scales=1, tile_size=tile, device="cpu"))  # the advice works
 
 
 def test_stack_output_counts(monkeypatch):
     """A stack keeps every slice's result: many slices of a size that fits once may not fit together."""
-    one = _Run(CONTENT, CONTENT, StyleParams(size=1024, steps=1, scales=1))
+    one = _Run(CONTENT, CONTENT, StyleParams(size=1024, steps=1, scales=1, device="cpu"))
     _free(monkeypatch, sum(one._estimate(1024, 1)) / memory.HEADROOM / GiB + 0.5)
-    _Run(CONTENT, CONTENT, StyleParams(size=1024, steps=1, scales=1))
+    _Run(CONTENT, CONTENT, StyleParams(size=1024, steps=1, scales=1, device="cpu"))
     with pytest.raises(ValueError, match="needs about"):
-        next(stylize_steps(np.stack([CONTENT] * 200), CONTENT, StyleParams(size=1024, steps=1, scales=1)))
+        next(stylize_steps(np.stack([CONTENT] * 200), CONTENT,
+                           StyleParams(size=1024, steps=1, scales=1, device="cpu")))
 
 
 def test_estimate_grows_with_size_and_depth():

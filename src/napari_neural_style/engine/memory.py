@@ -16,8 +16,8 @@ HEADROOM = 0.9  # refuse when the estimate exceeds this share of the free memory
 BASELINE = 0.6 * GiB  # the network, torch's own buffers, the interpreter
 
 
-def activation_bytes(shape: tuple[int, int], layers: Sequence[str]) -> int:
-    """float32 bytes of every VGG19 output up to the deepest of ``layers`` for an image of ``shape``."""
+def activation_bytes(shape: tuple[int, int], layers: Sequence[str], itemsize: int = 4) -> int:
+    """Bytes of every VGG19 output up to the deepest of ``layers`` at ``shape`` (itemsize 2 for bf16)."""
     h, w = shape
     c, total = 3, 0
     for name in LAYERS[: max(LAYERS.index(layer) for layer in layers) + 1]:
@@ -25,24 +25,20 @@ def activation_bytes(shape: tuple[int, int], layers: Sequence[str]) -> int:
             h, w = h // 2, w // 2
         else:
             c = CHANNELS[name[4]]  # conv3_1 and relu3_1 are in block 3
-        total += 4 * c * h * w
+        total += itemsize * c * h * w
     return total
 
 
-def largest_activation(shape: tuple[int, int]) -> int:
-    """float32 bytes of VGG19's largest single output (64 channels at full size)."""
-    return 4 * 64 * shape[0] * shape[1]
-
-
-def optimisation_bytes(shape: tuple[int, int], layers: Sequence[str], history_bytes: int) -> int:
+def optimisation_bytes(shape: tuple[int, int], layers: Sequence[str], history_bytes: int, itemsize: int = 4) -> int:
     """Peak bytes of optimising one image of ``shape``: forward and backward plus optimiser history."""
     pixels = 3 * shape[0] * shape[1] * 4
-    return int(BACKWARD_FACTOR * activation_bytes(shape, layers) + history_bytes + 8 * pixels)
+    return int(BACKWARD_FACTOR * activation_bytes(shape, layers, itemsize) + history_bytes + 8 * pixels)
 
 
-def forward_bytes(shape: tuple[int, int]) -> int:
-    """Peak bytes of one inference pass (style or content targets) at ``shape``."""
-    return int(FORWARD_FACTOR * largest_activation(shape) * 2)
+def forward_bytes(shape: tuple[int, int], itemsize: int = 4) -> int:
+    """Peak bytes of one inference pass (style or content targets) at ``shape``: VGG19's largest outputs
+    (64 channels at full size), two alive at a time."""
+    return int(FORWARD_FACTOR * 2 * itemsize * 64 * shape[0] * shape[1])
 
 
 def available_bytes(device: torch.device) -> int:

@@ -134,8 +134,8 @@ class _Run:
             self.init = to_plane(init_image, "init", params.intensity, params.percentiles).rgb
         self._plan(self.content.rgb.shape[:2])
         self.device = resolve_device(params.device)
-        self._check_memory(outputs)
         self.bf16 = params.precision == "bf16" or (params.precision == "auto" and bf16_supported(self.device))
+        self._check_memory(outputs)
         vgg, self.norm = load_network(params.weights, self.device)
         self.features = Features(vgg, params.style_layers + params.content_layers, params.pooling)
         self.channels_last = self.device.type != "mps"
@@ -240,10 +240,11 @@ class _Run:
                 for shape, _ in self.schedule]
         pixels = max(h * w for h, w in work)
         history = min(HISTORY_BYTES, 100 * 8 * 3 * pixels) if p.optimizer == "lbfgs" else 8 * 3 * pixels
-        opt = max(memory.optimisation_bytes(s, layers, history) for s in work)
+        itemsize = 2 if self.bf16 else 4
+        opt = max(memory.optimisation_bytes(s, layers, history, itemsize) for s in work)
         side = int(max(self.shape) * p.style_scale)
         style_side = min(side, tile_size + 2 * tiles.GRAM_MARGIN) if tile_size else side
-        need = memory.BASELINE + max(opt, memory.forward_bytes((style_side, style_side)))
+        need = memory.BASELINE + max(opt, memory.forward_bytes((style_side, style_side), itemsize))
         h, w = self.shape
         channels = 4 if self.content.alpha is not None else 3
         host = 4 * h * w * (3 * 8 + 2 + len(self.regions)) + 4 * h * w * channels * max(0, outputs - 1)
