@@ -417,7 +417,7 @@ class _Run:
             yield dict(zip(losses, torch.stack(list(losses.values())).tolist())), x  # one host sync
 
     def _progress(self, losses: dict[str, float], scale: int, shape: tuple[int, int], last: bool, work: int,
-                  preview: Callable[[], torch.Tensor], tile: int = 0, tiles_: int = 0) -> Progress:
+                  preview: Callable[[], torch.Tensor], tile: int = 0, n_tiles: int = 0) -> Progress:
         self._step += 1
         self._work += work
         elapsed = time.perf_counter() - self._start
@@ -425,7 +425,7 @@ class _Run:
         every = self.p.preview_every
         image = self._output(preview()) if last or (every and self._step % every == 0) else None
         return Progress(self._step, self.total, losses, elapsed, eta, scale, len(self.schedule), shape, image,
-                        tile=tile, tiles=tiles_)
+                        tile=tile, tiles=n_tiles)
 
     def _initial(self, shape: tuple[int, int], generator: torch.Generator) -> torch.Tensor:
         if self.p.init == "noise" and self.init is None:
