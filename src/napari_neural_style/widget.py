@@ -202,7 +202,7 @@ class StyleTransferWidget(Container):
         self.status.value = f"{where}step {p.step}/{p.total} · {_losses_text(p.losses)} · ETA {p.eta:.0f} s"
         if p.index:  # a whole-stack run: only finished slices go into the nD output
             if p.stack is not None:
-                self._show_stack(job, p.stack)
+                self._show(job, p.stack, lead=len(p.index))
         elif p.image is not None:
             self._show(job, p.image)
         job.record()
@@ -210,42 +210,25 @@ class StyleTransferWidget(Container):
         job.pbar.total = p.total
         job.pbar.update(p.step - job.pbar.n)
 
-    def _show(self, job: _Job, image: np.ndarray) -> None:
-        """Put a preview into this run's output layer, creating it above the inputs on the first one."""
+    def _show(self, job: _Job, data: np.ndarray, lead: int = 0) -> None:
+        """Put ``data`` into this run's output layer: a preview plane, or (``lead`` leading axes) the nD
+        result with its finished slices. The first call creates the layer above the inputs, covering the
+        content's extent."""
         if job.output is not None:
             if job.output in self.viewer.layers:
-                job.output.data = image
+                job.output.data = data
             return
         content, layers = job.content, self.viewer.layers
         if content not in layers or job.style not in layers:  # removed: this run is ending
             return
-        full = (content.data[0] if content.multiscale else content.data).shape
-        full = full[content.ndim - 2: content.ndim]
-        scale = np.asarray(content.scale[-2:]) * np.asarray(full) / np.asarray(image.shape[:2])
+        plane = content.ndim - 2
+        full = np.asarray((content.data[0] if content.multiscale else content.data).shape[plane:plane + 2])
+        scale = np.asarray(content.scale[-2:]) * full / np.asarray(data.shape[lead:lead + 2])
         # pixel edges, not centres, line up with the content's: both cover the same extent
         translate = np.asarray(content.translate[-2:]) + (scale - np.asarray(content.scale[-2:])) / 2
-        above = max(layers.index(job.content), layers.index(job.style)) + 1
-        job.output = Image(image, name=f"{content.name} × {job.style.name}", rgb=image.ndim == 3,
-                           contrast_limits=(0.0, 1.0), scale=scale, translate=translate)
-        job.record()
-        layers.insert(above, job.output)
-
-    def _show_stack(self, job: _Job, stack: np.ndarray) -> None:
-        """Put the nD result (finished slices filled in) into the output layer, aligned with the content."""
-        if job.output is not None:
-            if job.output in self.viewer.layers:
-                job.output.data = stack
-            return
-        content, layers = job.content, self.viewer.layers
-        if content not in layers or job.style not in layers:
-            return
-        lead = content.ndim - 2
-        full = np.asarray((content.data[0] if content.multiscale else content.data).shape[lead:lead + 2])
-        scale = np.asarray(content.scale[-2:]) * full / np.asarray(stack.shape[lead:lead + 2])
-        translate = np.asarray(content.translate[-2:]) + (scale - np.asarray(content.scale[-2:])) / 2
-        job.output = Image(stack, name=f"{content.name} × {job.style.name}", rgb=stack.ndim > content.ndim,
-                           contrast_limits=(0.0, 1.0), scale=(*content.scale[:lead], *scale),
-                           translate=(*content.translate[:lead], *translate))
+        job.output = Image(data, name=f"{content.name} × {job.style.name}", rgb=data.ndim > lead + 2,
+                           contrast_limits=(0.0, 1.0), scale=(*content.scale[plane - lead:plane], *scale),
+                           translate=(*content.translate[plane - lead:plane], *translate))
         job.record()
         layers.insert(max(layers.index(content), layers.index(job.style)) + 1, job.output)
 
