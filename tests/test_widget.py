@@ -17,17 +17,10 @@ RUN_TIMEOUT_MS = 120_000
 
 
 @pytest.fixture
-def viewer_widget(make_napari_viewer, qtbot):
+def viewer_widget(docked):
     """A viewer with content 'a' (128² RGB) and style 'b' (55×63 RGB), and the widget docked via the manifest."""
-    viewer = make_napari_viewer()
-    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Neural style transfer")
-    viewer.add_image(data.astronaut()[::4, ::4], name="a")
-    viewer.add_image(data.hubble_deep_field()[::16, ::16], name="b")
-    widget.content.value, widget.style.value = viewer.layers["a"], viewer.layers["b"]
-    widget.size.value, widget.steps.value, widget.preview_every.value, widget.scales.value = 64, 10, 2, 1
-    yield viewer, widget
-    widget.shutdown()
-    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    return docked({"a": (data.astronaut()[::4, ::4], {}), "b": (data.hubble_deep_field()[::16, ::16], {})},
+                  "a", "b", size=64, steps=10, preview_every=2, scales=1)
 
 
 def _errors_since(n: int) -> list[str]:

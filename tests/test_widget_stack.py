@@ -8,24 +8,16 @@ from skimage import data
 
 from napari_neural_style.widget import METADATA_KEY
 
-PLUGIN = "napari-neural-style"
 RUN_TIMEOUT_MS = 180_000
 RNG = np.random.default_rng(2)
 
 
 @pytest.fixture
-def viewer_widget(make_napari_viewer, qtbot):
+def viewer_widget(docked):
     """Content 'stack' (3, 40, 48) uint16 with contrast limits set, styles 'b' and 'c', the widget docked."""
-    viewer = make_napari_viewer()
-    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Neural style transfer")
-    viewer.add_image((RNG.random((3, 40, 48)) * 4000).astype(np.uint16), name="stack", contrast_limits=(0, 4000))
-    viewer.add_image(data.astronaut()[::8, ::8], name="b")
-    viewer.add_image(data.coffee()[::8, ::8], name="c")
-    widget.content.value, widget.style.value = viewer.layers["stack"], viewer.layers["b"]
-    widget.size.value, widget.steps.value, widget.preview_every.value, widget.scales.value = 32, 4, 0, 1
-    yield viewer, widget
-    widget.shutdown()
-    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    stack = (RNG.random((3, 40, 48)) * 4000).astype(np.uint16)
+    return docked({"stack": (stack, {"contrast_limits": (0, 4000)}), "b": (data.astronaut()[::8, ::8], {}),
+                   "c": (data.coffee()[::8, ::8], {})}, "stack", "b", size=32, steps=4, preview_every=0, scales=1)
 
 
 def _output(viewer):
