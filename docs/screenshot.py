@@ -22,8 +22,7 @@ def main() -> None:
     _, widget = viewer.window.add_plugin_dock_widget("napari-neural-style", "Neural style transfer")
     widget.content.value = viewer.layers["astronaut"]
     widget.style.value = viewer.layers["style: hubble"]
-    widget.size.value, widget.steps.value, widget.preview_every.value = 256, 60, 10
-    widget.style_weight.value = "3e4"
+    widget.size.value, widget.preview_every.value = 256, 10
     widget.run_button.clicked.emit()
     app, start = QApplication.instance(), time.monotonic()
     while widget.worker is not None:

@@ -32,6 +32,7 @@ WEIGHTS_FILE = "file…"
 ADVANCED = ("tv_weight", "optimizer", "init", "seed", "scales", "preserve_color", "weights", "weights_file",
             "device", "preview_every")
 SHUTDOWN_WAIT_S = 5.0
+MORE_STYLES_HEIGHT = 72  # pixels: about four rows
 
 
 @dataclass
@@ -101,6 +102,8 @@ class StyleTransferWidget(Container):
             Label(name="status", value=""),
         ]
         super().__init__(widgets=controls, labels=True)
+        self.more_styles.native.setMaximumHeight(MORE_STYLES_HEIGHT)  # a short list; it scrolls
+        self.native.layout().addStretch(1)  # spare height goes below the controls, not between them
         self.advanced.changed.connect(self._show_advanced)
         self.weights.changed.connect(self._show_advanced)
         self._show_advanced()
