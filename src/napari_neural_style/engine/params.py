@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,6 @@ class StyleParams:
     stack_steps: float = 0.5
     tile_size: int = 1024
     tile_overlap: int = 64
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("style_layers", "content_layers", "style_layer_weights", "style_blend", "scale_steps",
@@ -164,12 +163,11 @@ class StyleParams:
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-friendly values (tuples as lists), e.g. for layer metadata."""
         out = asdict(self)
-        out.pop("extra")
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls) if f.name != "extra")
+        return tuple(f.name for f in fields(cls))
 
 
 def _default_split(n: int) -> tuple[float, ...]:
