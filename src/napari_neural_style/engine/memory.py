@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -56,12 +56,13 @@ def host_available_bytes() -> int:
     return int(psutil.virtual_memory().available)
 
 
-def check(device_need: int, host_need: int, device: torch.device, advice: str) -> None:
-    """ValueError before anything big is allocated when the run will not fit; ``advice`` says what to change."""
+def check(device_need: int, host_need: int, device: torch.device, advice: Callable[[], str]) -> None:
+    """ValueError before anything big is allocated when the run will not fit; ``advice()`` says what to
+    change (called only then: working it out costs further estimates)."""
     checks = [("", host_need + (device_need if device.type != "cuda" else 0), host_available_bytes())]
     if device.type == "cuda":
         checks.insert(0, (f" on {device}", device_need, available_bytes(device)))
     for where, need, free in checks:
         if need > HEADROOM * free:
             raise ValueError(f"this run needs about {need / GiB:.1f} GiB but {free / GiB:.1f} GiB are free"
-                             f"{where}; {advice}")
+                             f"{where}; {advice()}")

@@ -223,14 +223,16 @@ class _Run:
 
     def _check_memory(self, outputs: int) -> None:
         """Refuse (ValueError) before allocating when the estimate exceeds the free memory."""
-        device_need, host_need = self._estimate(self.p.tile_size, outputs)
-        advice = f"lower size (now {self.p.size})"
-        fits = [t for t in TILE_SIDES if t < max(self.shape) and (not self.p.tile_size or t < self.p.tile_size)
-                and sum(self._estimate(t, outputs)) < memory.HEADROOM * memory.host_available_bytes()]
-        if fits:
-            advice += f", set tile_size={fits[0]} to work in tiles of that side"
-        advice += ", use fewer or shallower style layers, or close other programs"
-        memory.check(device_need, host_need, self.device, advice)
+        def advice() -> str:  # only worked out when the run is refused
+            text = f"lower size (now {self.p.size})"
+            free = memory.HEADROOM * memory.host_available_bytes()
+            fits = [t for t in TILE_SIDES if t < max(self.shape) and (not self.p.tile_size or t < self.p.tile_size)
+                    and sum(self._estimate(t, outputs)) < free]
+            if fits:
+                text += f", set tile_size={fits[0]} to work in tiles of that side"
+            return text + ", use fewer or shallower style layers, or close other programs"
+
+        memory.check(*self._estimate(self.p.tile_size, outputs), self.device, advice)
 
     def _estimate(self, tile_size: int, outputs: int) -> tuple[int, int]:
         """(device bytes, host bytes) of the whole run with tiles of ``tile_size`` (0: none)."""
