@@ -16,7 +16,7 @@ import torch
 
 from napari_neural_style.engine.network import Features, load_network
 from napari_neural_style.engine.params import CONTENT_LAYERS, STYLE_LAYERS, StyleParams
-from napari_neural_style.engine.transfer import stylize_steps
+from napari_neural_style import stylize_steps
 
 HISTORY = 100  # L-BFGS history pairs kept at this size
 

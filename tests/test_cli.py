@@ -14,7 +14,7 @@ from PIL import Image
 from napari_neural_style import cli
 from napari_neural_style.engine import transfer
 from napari_neural_style.engine.params import StyleParams
-from napari_neural_style.engine.transfer import Progress
+from napari_neural_style.engine.progress import Progress
 
 PREFIX = "napari-neural-style: error: "
 

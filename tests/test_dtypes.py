@@ -8,7 +8,7 @@ import torch
 
 from napari_neural_style import stylize
 from napari_neural_style.engine.images import to_unit
-from napari_neural_style.engine.transfer import resize
+from napari_neural_style.engine.tensors import resize
 
 RNG = np.random.default_rng(3)
 SHAPE = (40, 48)

@@ -6,11 +6,15 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 from napari_neural_style import StyleParams, stylize_steps
 from napari_neural_style.engine import memory
 from napari_neural_style.engine.params import STYLE_LAYERS
-from napari_neural_style.engine.transfer import _Run
+from napari_neural_style.engine.inputs import Inputs
+from napari_neural_style.engine.network import bf16_supported
+from napari_neural_style.engine.plan import Plan
+from napari_neural_style.engine.run import Run
 
 GiB = 1 << 30  # the host-memory checks run on the CPU device, whatever this machine has
 CONTENT = np.random.default_rng(0).random((64, 64, 3)).astype(np.float32)
@@ -18,6 +22,11 @@ CONTENT = np.random.default_rng(0).random((64, 64, 3)).astype(np.float32)
 
 def _free(monkeypatch, gib: float) -> None:
     monkeypatch.setattr(memory, "host_available_bytes", lambda: int(gib * GiB))
+
+
+def _run(params: StyleParams) -> Run:
+    """A run set up (memory checked, network loaded), no step taken."""
+    return Run(Inputs.read(CONTENT, CONTENT, params), Plan.make(params, CONTENT.shape[:2]), params)
 
 
 def test_refusal_says_how_much_and_what_to_change(monkeypatch):
@@ -35,16 +44,19 @@ def test_refusal_suggests_a_tile_size_that_fits(monkeypatch):
     _free(monkeypatch, 6.0)
     params = StyleParams(size=2048, steps=1, scales=1, tile_size=0, device="cpu")
     with pytest.raises(ValueError) as info:
-        _Run(CONTENT, CONTENT, params)
+        _run(params)
     tile = int(re.search(r"set tile_size=(\d+)", str(info.value)).group(1))
-    _Run(CONTENT, CONTENT, StyleParams(size=2048, steps=1, scales=1, tile_size=tile, device="cpu"))  # the advice works
+    _run(StyleParams(size=2048, steps=1, scales=1, tile_size=tile, device="cpu"))  # the advice works
 
 
 def test_stack_output_counts(monkeypatch):
     """A stack keeps every slice's result: many slices of a size that fits once may not fit together."""
-    one = _Run(CONTENT, CONTENT, StyleParams(size=1024, steps=1, scales=1, device="cpu"))
-    _free(monkeypatch, sum(one._estimate(1024, 1)) / memory.HEADROOM / GiB + 0.5)
-    _Run(CONTENT, CONTENT, StyleParams(size=1024, steps=1, scales=1, device="cpu"))
+    params = StyleParams(size=1024, steps=1, scales=1, device="cpu")
+    bf16 = bf16_supported(torch.device("cpu"))  # as the run's "auto" precision decides
+    one = memory.estimate(Plan.make(params, CONTENT.shape[:2]), params, params.tile_size, bf16=bf16, channels=3,
+                          regions=0, outputs=1)
+    _free(monkeypatch, sum(one) / memory.HEADROOM / GiB + 0.5)
+    _run(params)
     with pytest.raises(ValueError, match="needs about"):
         next(stylize_steps(np.stack([CONTENT] * 200), CONTENT,
                            StyleParams(size=1024, steps=1, scales=1, device="cpu")))

@@ -9,7 +9,7 @@ import math
 import pytest
 
 from napari_neural_style.engine.params import STYLE_LAYERS, StyleParams
-from napari_neural_style.engine.transfer import make_params
+from napari_neural_style.engine import make_params
 
 
 def test_defaults_are_valid_and_json_friendly():

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from napari_neural_style import StyleParams, stylize, stylize_steps
-from napari_neural_style.engine.stack import flicker, layout
+from napari_neural_style.engine.images import layout
+from napari_neural_style.engine.stack import flicker
 
 RNG = np.random.default_rng(5)
 STYLE = (RNG.random((36, 36, 3)) * 255).astype(np.uint8)

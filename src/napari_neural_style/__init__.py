@@ -7,18 +7,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .engine.params import StyleParams
+from . import engine
+from .engine import Progress, StyleParams
 
 if TYPE_CHECKING:
-    from .engine.transfer import Progress, stylize, stylize_steps
+    from .engine import stylize, stylize_steps
 
 __version__ = "0.1.0"
 __all__ = ["Progress", "StyleParams", "__version__", "stylize", "stylize_steps"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("Progress", "stylize", "stylize_steps"):
-        from .engine import transfer
-
-        return getattr(transfer, name)
+    if name in ("stylize", "stylize_steps"):
+        return getattr(engine, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

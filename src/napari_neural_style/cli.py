@@ -18,10 +18,10 @@ import numpy as np
 from . import __version__
 from .engine.params import (INTENSITY_RULES, OPTIMIZERS, POOLINGS, PRECISIONS, PRESERVE_COLOR, STACK_INITS,
                              StyleParams)
-from .engine.stack import layout
+from .engine.images import layout
 
 if TYPE_CHECKING:
-    from .engine.transfer import Progress
+    from .engine.progress import Progress
 
 PROG = "napari-neural-style"
 INIT_CHOICES = ("content", "noise")

@@ -24,7 +24,7 @@ from .engine.params import OPTIMIZERS, PRESERVE_COLOR, WEIGHT_SOURCES, StylePara
 if TYPE_CHECKING:
     import napari
 
-    from .engine.transfer import Progress
+    from .engine.progress import Progress
 
 METADATA_KEY = "neural_style"
 DEVICE_LABELS = {"auto": "auto", "cpu": "CPU", "cuda": "CUDA", "mps": "MPS"}

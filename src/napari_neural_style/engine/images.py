@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,13 +36,43 @@ def check_array(array: object, what: str) -> np.ndarray:
     if a.ndim not in (2, 3):
         raise ValueError(f"{what} image has {a.ndim} dimensions (shape {a.shape}); expected (Y, X) gray, "
                          f"(Y, X, 3) RGB or (Y, X, 4) RGBA")
-    if min(a.shape[:2]) < MIN_SIDE:
+    if too_small(a.shape[:2]):
         raise ValueError(f"{what} image is {a.shape[0]}×{a.shape[1]} pixels; each side needs at least "
                          f"{MIN_SIDE}")
     if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
         bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
         raise ValueError(f"{what} image has {bad} NaN or infinite values; replace them first")
     return a
+
+
+def too_small(hw: tuple[int, ...]) -> bool:
+    """A (Y, X) shape whose short side is under :data:`MIN_SIDE` (VGG19 needs that much)."""
+    return min(hw[:2]) < MIN_SIDE
+
+
+def layout(shape: tuple[int, ...], rgb: bool | None = None) -> tuple[int, bool]:
+    """(number of leading z/t axes, whether the last axis holds colour channels) of an array of ``shape``.
+
+    As napari guesses: a last axis of 3 or 4 is RGB(A) unless ``rgb=False``; (Y, X, 1) is one gray image.
+    Everything before the last two spatial axes is a leading axis, iterated in C order.
+    """
+    ndim = len(shape)
+    if rgb is None:
+        rgb = ndim >= 3 and shape[-1] in (3, 4) or ndim == 3 and shape[-1] == 1
+    elif rgb and (ndim < 3 or shape[-1] not in (3, 4)):
+        raise ValueError(f"rgb=True needs a last axis of 3 (RGB) or 4 (RGBA) channels, got shape {shape}")
+    return max(0, ndim - 2 - int(rgb)), rgb
+
+
+def check_stack(shape: tuple[int, ...], lead: int, rgb: bool) -> None:
+    """ValueError for a stack of ``shape`` (``lead`` leading axes) with no slices or too-small slices."""
+    lead_shape, plane = shape[:lead], shape[lead:]
+    if math.prod(lead_shape) == 0:
+        raise ValueError(f"content stack of shape {shape} has no slices")
+    if too_small(plane):
+        raise ValueError(f"content of shape {shape} is read as {math.prod(lead_shape)} slice(s) of {plane} "
+                         f"(leading axes {lead_shape}{', last axis RGB(A)' if rgb else ''}); each needs at "
+                         f"least {MIN_SIDE} pixels a side. Pass rgb=True/False if the channels were misread")
 
 
 def to_unit(a: np.ndarray, rule: str = "dtype", percentiles: tuple[float, float] = (0.5, 99.5),

@@ -6,6 +6,7 @@ import functools
 import re
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -65,6 +66,29 @@ class Features(nn.Module):
             if i in self.wanted:
                 out[self.wanted[i]] = x
         return out
+
+
+class Extractor:
+    """``extractor(rgb, layers=None) -> {layer: activation}`` for RGB (N, 3, H, W) in [0, 1]: the normaliser,
+    VGG19 cut after the deepest of ``layers``, channels-last memory and bf16 autocast when asked for."""
+
+    def __init__(self, layers: tuple[str, ...], weights: str = "caffe", device: torch.device | str = "cpu",
+                 pooling: str = "max", bf16: bool = False) -> None:
+        self.device = torch.device(device)
+        vgg, self.norm = load_network(weights, self.device)
+        self.features = Features(vgg, layers, pooling)
+        self.channels_last = self.device.type != "mps"
+        if self.channels_last:
+            self.features = self.features.to(memory_format=torch.channels_last)
+        self.bf16 = bf16
+
+    def __call__(self, rgb: torch.Tensor, layers: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
+        x = self.norm(rgb)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16, cache_enabled=False):
+            out = self.features(x)
+        return out if layers is None else {k: out[k] for k in layers}
 
 
 def resolve_device(device: str) -> torch.device:

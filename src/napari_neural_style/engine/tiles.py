@@ -1,13 +1,11 @@
-"""Large images in overlapping tiles: the tile grid, feathered blending weights, Gram matrices summed over tiles."""
+"""Large images in overlapping tiles: the tile grid and its feathered blending weights (no torch here)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from .params import LAYERS
 
@@ -73,31 +71,3 @@ def _axis(length: int, tile: int, overlap: int) -> list[tuple[int, int, np.ndarr
 def stride(layer: str) -> int:
     """How many input pixels one feature pixel of ``layer`` spans (2 per pooling before it)."""
     return 2 ** sum(name.startswith("pool") for name in LAYERS[: LAYERS.index(layer)])
-
-
-def tiled_gram(forward: Callable[[torch.Tensor, Sequence[str]], dict[str, torch.Tensor]], image: torch.Tensor,
-               layers: Sequence[str], tile: int) -> dict[str, torch.Tensor]:
-    """Gram matrices of ``image`` (1, 3, H, W) as :func:`.losses.gram` would give, in bounded memory.
-
-    F Fᵀ is summed over non-overlapping tiles (each run with a margin of context that is cropped from its
-    features) and divided by C times the total number of feature pixels.
-    """
-    h, w = image.shape[-2:]
-    step = max(GRID, tile // GRID * GRID)
-    sums: dict[str, torch.Tensor] = {}
-    counts: dict[str, int] = dict.fromkeys(layers, 0)
-    for y0 in range(0, h, step):
-        for x0 in range(0, w, step):
-            y1, x1 = min(h, y0 + step), min(w, x0 + step)
-            py0, px0 = max(0, y0 - GRAM_MARGIN), max(0, x0 - GRAM_MARGIN)
-            py1, px1 = min(h, y1 + GRAM_MARGIN), min(w, x1 + GRAM_MARGIN)
-            feats = forward(image[..., py0:py1, px0:px1], layers)
-            for layer in layers:
-                d = stride(layer)
-                f = feats[layer][0].float()
-                a0, b0 = (y0 - py0) // d, (x0 - px0) // d
-                a1, b1 = a0 + math.ceil((y1 - y0) / d), b0 + math.ceil((x1 - x0) / d)
-                crop = f[:, a0:a1, b0:b1].reshape(f.shape[0], -1)
-                sums[layer] = sums.get(layer, 0) + crop @ crop.T
-                counts[layer] += crop.shape[1]
-    return {layer: (sums[layer] / (sums[layer].shape[0] * counts[layer]))[None] for layer in layers}

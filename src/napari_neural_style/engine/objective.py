@@ -1,0 +1,138 @@
+"""Loss terms apart from the optimisation loop: the style targets of a scale, the content targets and
+region guides of an image (or tile), and the map from the network's features to named, weighted terms."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .images import MIN_SIDE
+from .losses import content_loss, gram, style_loss, tv_loss
+from .network import Extractor
+from .params import StyleParams
+from .tensors import nearest, to_tensor
+from .tiles import GRAM_MARGIN, GRID, stride
+
+Targets = dict[str, torch.Tensor]  # per layer
+Guides = list[tuple[int, float, Targets]]  # (style key, region's share of the styled area, mask per layer)
+ImageTerm = Callable[[torch.Tensor], torch.Tensor]  # a loss on the RGB image in [0, 1] itself
+
+
+class Objective:
+    """``objective(features, rgb) -> {term: weighted loss}`` for the image being optimised.
+
+    ``style`` maps a key to Gram targets per layer: key 0 (the blend of all styles) without ``guides``,
+    key k per labelled region with them. ``image_terms`` are further weighted losses on the RGB image
+    (total variation, a temporal term, …): new terms plug in here, the loop does not change.
+    """
+
+    def __init__(self, params: StyleParams, style: dict[int, Targets], content: Targets,
+                 guides: Guides | None = None, image_terms: dict[str, ImageTerm] | None = None) -> None:
+        self.p, self.style, self.content, self.guides = params, style, content, guides
+        lw = params.style_layer_weights or (1.0 / len(params.style_layers),) * len(params.style_layers)
+        self.layer_weights = dict(zip(params.style_layers, lw))
+        self.image_terms = dict(image_terms or {})
+        if params.tv_weight:
+            self.image_terms["tv"] = lambda rgb: params.tv_weight * tv_loss(rgb)
+
+    def __call__(self, feats: dict[str, torch.Tensor], rgb: torch.Tensor) -> dict[str, torch.Tensor]:
+        p = self.p
+        if self.guides is None:
+            style = style_loss({k: gram(feats[k]) for k in p.style_layers}, self.style[0], self.layer_weights)
+        else:
+            style = sum((share * style_loss({k: gram(feats[k], g[k]) for k in p.style_layers}, self.style[key],
+                                            self.layer_weights) for key, share, g in self.guides),
+                        torch.zeros((), device=rgb.device))
+        terms = {"style": p.style_weight * style}
+        if p.content_weight:
+            terms["content"] = p.content_weight * content_loss({k: feats[k] for k in p.content_layers},
+                                                               self.content)
+        terms.update((name, term(rgb)) for name, term in self.image_terms.items())
+        return terms
+
+
+@torch.inference_mode()
+def style_targets(extractor: Extractor, styles: Sequence[np.ndarray], blend: Sequence[float],
+                  regions: Sequence[int], side: float, params: StyleParams) -> dict[int, Targets]:
+    """Gram targets for a scale whose long side is ``side``: key 0 the blend of all ``styles``, or key k
+    per labelled region k (style k alone). Styles larger than ``tile_size`` are run in tiles."""
+    layers = params.style_layers
+
+    def grams(style: np.ndarray) -> Targets:
+        h, w = style.shape[:2]
+        k = side * params.style_scale / max(h, w)
+        shape = (max(MIN_SIDE, round(h * k)), max(MIN_SIDE, round(w * k)))
+        image = to_tensor(style, shape, extractor.device)
+        if params.tile_size and max(shape) > params.tile_size:
+            return tiled_gram(extractor, image, layers, params.tile_size)
+        feats = extractor(image, layers)
+        return {layer: gram(feats[layer]) for layer in layers}
+
+    if regions:
+        return {k: grams(styles[k - 1]) for k in regions}
+    targets: Targets = {}
+    for weight, style in zip(blend, styles):
+        for layer, g in grams(style).items():
+            targets[layer] = targets.get(layer, 0) + weight * g
+    return {0: {k: v.clone() for k, v in targets.items()}}
+
+
+@torch.inference_mode()
+def content_targets(extractor: Extractor, content: torch.Tensor, params: StyleParams
+                    ) -> tuple[Targets, dict[str, tuple[int, int]]]:
+    """Content features of ``content`` (1, 3, H, W), and the (H, W) of every style layer's features there."""
+    feats = extractor(content)
+    return ({k: feats[k].float().clone() for k in params.content_layers},
+            {k: tuple(feats[k].shape[-2:]) for k in params.style_layers})
+
+
+def region_masks(labels: np.ndarray | None, regions: Sequence[int], shape: tuple[int, int],
+                 device: torch.device) -> dict[int, torch.Tensor]:
+    """One (1, 1, H, W) 0/1 mask per labelled region at ``shape`` (nearest-neighbour resize)."""
+    if labels is None:
+        return {}
+    lab = nearest(labels, shape).to(device)
+    return {k: (lab == k).float() for k in regions}
+
+
+def guides(masks: dict[int, torch.Tensor], feature_shapes: dict[str, tuple[int, int]]) -> Guides | None:
+    """Per region: its share of the styled area and its mask averaged down to each style layer."""
+    if not masks:
+        return None
+    mass = {k: float(m.sum()) for k, m in masks.items()}
+    styled = sum(mass.values())
+    return [(k, mass[k] / styled, {layer: F.interpolate(m, size=hw, mode="area")
+                                   for layer, hw in feature_shapes.items()})
+            for k, m in masks.items() if mass[k] > 0]
+
+
+def tiled_gram(forward: Callable[[torch.Tensor, Sequence[str]], dict[str, torch.Tensor]], image: torch.Tensor,
+               layers: Sequence[str], tile: int) -> Targets:
+    """Gram matrices of ``image`` (1, 3, H, W) as :func:`.losses.gram` would give, in bounded memory.
+
+    F Fᵀ is summed over non-overlapping tiles (each run with a margin of context that is cropped from its
+    features) and divided by C times the total number of feature pixels.
+    """
+    h, w = image.shape[-2:]
+    step = max(GRID, tile // GRID * GRID)
+    sums: dict[str, torch.Tensor] = {}
+    counts: dict[str, int] = dict.fromkeys(layers, 0)
+    for y0 in range(0, h, step):
+        for x0 in range(0, w, step):
+            y1, x1 = min(h, y0 + step), min(w, x0 + step)
+            py0, px0 = max(0, y0 - GRAM_MARGIN), max(0, x0 - GRAM_MARGIN)
+            py1, px1 = min(h, y1 + GRAM_MARGIN), min(w, x1 + GRAM_MARGIN)
+            feats = forward(image[..., py0:py1, px0:px1], layers)
+            for layer in layers:
+                d = stride(layer)
+                f = feats[layer][0].float()
+                a0, b0 = (y0 - py0) // d, (x0 - px0) // d
+                a1, b1 = a0 + math.ceil((y1 - y0) / d), b0 + math.ceil((x1 - x0) / d)
+                crop = f[:, a0:a1, b0:b1].reshape(f.shape[0], -1)
+                sums[layer] = sums.get(layer, 0) + crop @ crop.T
+                counts[layer] += crop.shape[1]
+    return {layer: (sums[layer] / (sums[layer].shape[0] * counts[layer]))[None] for layer in layers}
