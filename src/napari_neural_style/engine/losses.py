@@ -1,4 +1,4 @@
-"""Gram matrices and the style, content and total-variation losses (float32 whatever the network ran in)."""
+"""Gram matrices and the style, content, total-variation and temporal losses (float32 whatever the network ran in)."""
 
 from __future__ import annotations
 
@@ -46,3 +46,20 @@ def tv_loss(image: torch.Tensor) -> torch.Tensor:
     dy = (image[..., 1:, :] - image[..., :-1, :]).square().mean()
     dx = (image[..., :, 1:] - image[..., :, :-1]).square().mean()
     return dy + dx
+
+
+def temporal_loss(x: torch.Tensor, warped: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Σ c·(x − ω)² / Σ c: the squared difference between image ``x`` and the previous frame's result
+    ``warped`` into it (ω), averaged over the pixels the reliability mask ``c`` trusts (Ruder et al. 2016,
+    normalised by the mask's mass instead of all pixels, so occlusions do not weaken it); 0 when c is all 0.
+
+    ``x`` and ``warped`` are (N, C, H, W) or (C, H, W); ``mask`` in [0, 1] broadcasts to them, e.g. (H, W)
+    or (N, 1, H, W).
+    """
+    if x.shape != warped.shape:
+        raise ValueError(f"x has shape {tuple(x.shape)} but warped has {tuple(warped.shape)}")
+    try:
+        c = torch.broadcast_to(mask.float(), x.shape)
+    except RuntimeError:
+        raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to x's {tuple(x.shape)}") from None
+    return (c * (x.float() - warped.float()).square()).sum() / c.sum().clamp_min(1e-12)
