@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from napari_neural_style.engine.network import Features, load_network
+from napari_neural_style.engine.network import extract
 
 STYLE = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT = "relu4_2"
@@ -33,11 +33,8 @@ def load_rgb(path: str | Path, shape: tuple[int, int] | None = None, long_side: 
     return np.asarray(img, np.float32) / 255.0
 
 
-@torch.inference_mode()
 def _features(rgb: np.ndarray) -> dict[str, torch.Tensor]:
-    vgg, norm = load_network("caffe", torch.device("cpu"))
-    net = Features(vgg, STYLE + (CONTENT,), "max")
-    return net(norm(torch.from_numpy(rgb).permute(2, 0, 1)[None]))
+    return extract(rgb, STYLE + (CONTENT,))
 
 
 def _gram(f: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,7 @@ import torch
 
 from napari_neural_style import StyleParams, stylize, stylize_steps
 from napari_neural_style.engine.losses import gram
-from napari_neural_style.engine.network import Features, load_network
+from napari_neural_style.engine.network import extract
 from napari_neural_style.engine.params import STYLE_LAYERS
 
 SIDE = 64
@@ -32,11 +32,7 @@ HALVES = np.where(XX < 0.5, 1, 2).astype(np.uint8)
 
 
 def _grams(image: np.ndarray) -> dict[str, torch.Tensor]:
-    vgg, norm = load_network("caffe", torch.device("cpu"))
-    features = Features(vgg, STYLE_LAYERS, "max")
-    with torch.inference_mode():
-        feats = features(norm(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]))
-    return {k: gram(v) for k, v in feats.items()}
+    return {k: gram(v) for k, v in extract(image, STYLE_LAYERS).items()}
 
 
 def _distance(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:

@@ -11,7 +11,7 @@ from skimage import data, transform
 
 from napari_neural_style import StyleParams, stylize_steps
 from napari_neural_style.engine.losses import gram
-from napari_neural_style.engine.network import Features, load_network
+from napari_neural_style.engine.network import extract
 
 LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
@@ -22,10 +22,8 @@ def _small(image: np.ndarray, side: int) -> np.ndarray:
     return transform.resize(image, shape, anti_aliasing=True).astype(np.float32)
 
 
-@torch.inference_mode()
 def _features(rgb: np.ndarray) -> dict[str, torch.Tensor]:
-    vgg, norm = load_network("caffe", torch.device("cpu"))
-    return Features(vgg, LAYERS + ("relu4_2",), "max")(norm(torch.from_numpy(rgb).permute(2, 0, 1)[None]))
+    return extract(rgb, LAYERS + ("relu4_2",))
 
 
 def _style_distance(a: dict, b: dict) -> float:

@@ -56,7 +56,8 @@ def test_stack_runs_slices_in_order_and_chains():
 def test_later_slice_starts_from_the_previous_result():
     """Slice 1 differs from slice 0; after its first step it is still near slice 0's result, not its content."""
     frames = RNG.random((2, 40, 48, 3)).astype(np.float32)
-    seen = list(stylize_steps(frames, STYLE, StyleParams(**{**RUN, "preview_every": 1}), rgb=True))
+    seen = list(stylize_steps(frames, STYLE, StyleParams(**{**RUN, "preview_every": 1}, stack_init="previous"),
+                              rgb=True))
     first = next(p.image for p in seen if p.index == (0,) and p.stack is not None)
     second_start = next(p.image for p in seen if p.index == (1,))
     plain = stylize(frames[1], STYLE, size=32, steps=1, scales=1)  # what slice 1 gives on its own

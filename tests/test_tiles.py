@@ -12,7 +12,7 @@ from PIL import Image
 from napari_neural_style import StyleParams, stylize_steps
 from napari_neural_style.engine import tiles
 from napari_neural_style.engine.losses import gram
-from napari_neural_style.engine.network import Features, load_network
+from napari_neural_style.engine.network import Extractor
 from napari_neural_style.engine.objective import tiled_gram
 from napari_neural_style.engine.params import STYLE_LAYERS
 
@@ -47,13 +47,8 @@ def test_no_grid_when_one_tile_fits():
 
 
 def test_tiled_gram_matches_the_whole_image():
-    vgg, norm = load_network("caffe", torch.device("cpu"))
-    features = Features(vgg, STYLE_LAYERS, "max")
+    forward = Extractor(STYLE_LAYERS)
     image = torch.from_numpy(_photo("style", "starry_night.jpg", 160) / np.float32(255)).permute(2, 0, 1)[None]
-
-    def forward(rgb, layers):
-        return features(norm(rgb))
-
     with torch.inference_mode():
         whole = {k: gram(v) for k, v in forward(image, STYLE_LAYERS).items()}
         tiled = tiled_gram(forward, image, STYLE_LAYERS, 64)

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -89,6 +90,13 @@ class Extractor:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16, cache_enabled=False):
             out = self.features(x)
         return out if layers is None else {k: out[k] for k in layers}
+
+
+@torch.inference_mode()
+def extract(rgb: np.ndarray, layers: tuple[str, ...], weights: str = "caffe") -> dict[str, torch.Tensor]:
+    """Features of one (Y, X, 3) float32 image in [0, 1] on the CPU, float32, no gradients (scoring, tests)."""
+    image = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None]
+    return {k: v.float() for k, v in Extractor(layers, weights)(image).items()}
 
 
 def resolve_device(device: str) -> torch.device:

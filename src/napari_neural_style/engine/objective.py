@@ -11,15 +11,17 @@ import torch
 import torch.nn.functional as F
 
 from .images import MIN_SIDE
-from .losses import content_loss, gram, style_loss, tv_loss
+from .losses import content_loss, gram, style_loss, temporal_loss, tv_loss
 from .network import Extractor
 from .params import StyleParams
-from .tensors import nearest, to_tensor
+from .tensors import nearest, resize, to_tensor
 from .tiles import GRAM_MARGIN, GRID, stride
 
 Targets = dict[str, torch.Tensor]  # per layer
 Guides = list[tuple[int, float, Targets]]  # (style key, region's share of the styled area, mask per layer)
 ImageTerm = Callable[[torch.Tensor], torch.Tensor]  # a loss on the RGB image in [0, 1] itself
+Window = tuple[slice, slice] | None  # a tile's rows and columns at its scale; None: the whole image
+ImageTerms = Callable[[tuple[int, int], Window], dict[str, ImageTerm]]  # image terms for a scale's shape
 
 
 class Objective:
@@ -53,6 +55,21 @@ class Objective:
                                                                self.content)
         terms.update((name, term(rgb)) for name, term in self.image_terms.items())
         return terms
+
+
+def temporal(warped: np.ndarray, mask: np.ndarray, weight: float, device: torch.device) -> ImageTerms:
+    """The temporal term of a chained slice (Ruder et al. 2016): ``weight`` × the squared difference to the
+    previous result ``warped`` (Y, X, 3) into this slice, where the flow's reliability ``mask`` (Y, X) is 1."""
+    image = torch.from_numpy(np.ascontiguousarray(warped)).permute(2, 0, 1)[None].to(device)
+    trust = torch.from_numpy(np.ascontiguousarray(mask))[None, None].to(device)
+
+    def terms(shape: tuple[int, int], window: Window) -> dict[str, ImageTerm]:
+        target, c = resize(image, shape), resize(trust, shape)
+        if window is not None:
+            target, c = target[..., window[0], window[1]], c[..., window[0], window[1]]
+        return {"temporal": lambda rgb: weight * temporal_loss(rgb, target, c)}
+
+    return terms
 
 
 @torch.inference_mode()

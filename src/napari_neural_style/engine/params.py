@@ -24,7 +24,7 @@ PRESERVE_COLOR = ("none", "luminance", "histogram")
 POOLINGS = ("max", "avg")
 PRECISIONS = ("auto", "fp32", "bf16")
 INTENSITY_RULES = ("dtype", "percentile")
-STACK_INITS = ("previous", "independent")
+STACK_INITS = ("flow", "previous", "independent")
 MIN_TILE = 32
 
 
@@ -39,10 +39,13 @@ class StyleParams:
     style images; ``style_scale`` resizes the style relative to the output. ``preview_every`` sets how
     often a preview image is yielded (0: only at the end).
 
-    Stacks (content with leading z/t axes) run slice by slice in C order. ``stack_init="previous"`` starts
-    each slice after the first from the previous slice's result, at the finest scale only, with
-    ``stack_steps`` × ``steps`` steps (temporal coherence, less flicker); ``"independent"`` runs every
-    slice from scratch. Scales whose long side exceeds ``tile_size`` (0: never) are optimised in
+    Stacks (content with leading z/t axes) run slice by slice in C order. ``stack_init="flow"`` (default)
+    starts each slice after the first from the previous slice's result warped along the optical flow
+    between the two content slices, and adds a temporal loss (weight ``temporal_weight``) that keeps the
+    result close to that warped image wherever the flow is reliable (Ruder et al. 2016: no flicker, and
+    the paint moves with the scene); ``"previous"`` starts from the previous result unwarped, with no
+    temporal loss; both run at the finest scale only, with ``stack_steps`` × ``steps`` steps.
+    ``"independent"`` runs every slice from scratch. Scales whose long side exceeds ``tile_size`` (0: never) are optimised in
     overlapping tiles of that side, ``tile_overlap`` pixels wide, blended with linear ramps; each tile
     gets that scale's steps.
     """
@@ -72,8 +75,9 @@ class StyleParams:
     percentiles: tuple[float, float] = (0.5, 99.5)
     contrast_limits: tuple[float, float] | None = None
     preview_every: int = 10
-    stack_init: str = "previous"
+    stack_init: str = "flow"
     stack_steps: float = 0.5
+    temporal_weight: float = 50.0
     tile_size: int = 1024
     tile_overlap: int = 64
 
@@ -97,7 +101,7 @@ class StyleParams:
         _check_float(self, "stack_steps", 0.0, strict=True)
         if self.stack_steps > 1:
             raise ValueError(f"stack_steps must be a fraction in (0, 1], got {self.stack_steps}")
-        for name in ("style_weight", "content_weight", "tv_weight"):
+        for name in ("style_weight", "content_weight", "tv_weight", "temporal_weight"):
             _check_float(self, name, 0.0)
         _check_float(self, "learning_rate", 0.0, strict=True)
         _check_float(self, "style_scale", 0.0, strict=True)

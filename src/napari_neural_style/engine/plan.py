@@ -89,9 +89,9 @@ class StackPlan:
 
 
 def later_params(params: StyleParams) -> StyleParams:
-    """The parameters of a stack's slices after the first: with ``stack_init="previous"`` each starts from
-    the previous slice's result at the finest scale only, with ``stack_steps`` of the steps."""
-    if params.stack_init != "previous":
+    """The parameters of a stack's slices after the first: chained (``stack_init`` "flow" or "previous"),
+    each starts from the previous slice's result at the finest scale only, with ``stack_steps`` of the steps."""
+    if params.stack_init == "independent":
         return params
     return replace(params, scales=1, steps=max(1, round(params.steps * params.stack_steps)), init="image",
                    scale_steps=None)

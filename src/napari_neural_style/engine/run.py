@@ -14,7 +14,7 @@ from .graphs import GraphedForward
 from .inputs import Inputs
 from .lbfgs import CompactLBFGS
 from .network import Extractor, bf16_supported, resolve_device
-from .objective import ImageTerm, Objective, content_targets, guides, region_masks, style_targets
+from .objective import ImageTerms, Objective, content_targets, guides, region_masks, style_targets
 from .output import render
 from .params import StyleParams
 from .plan import Plan, Scale
@@ -30,7 +30,7 @@ class Run:
     (made per scale shape) add loss terms on the image, e.g. a stack's temporal term."""
 
     def __init__(self, inputs: Inputs, plan: Plan, params: StyleParams, *, outputs: int = 1,
-                 image_terms: Callable[[tuple[int, int]], dict[str, ImageTerm]] | None = None) -> None:
+                 image_terms: ImageTerms | None = None) -> None:
         self.inputs, self.plan, self.p = inputs, plan, params
         self.device = resolve_device(params.device)
         bf16 = params.precision == "bf16" or (params.precision == "auto" and bf16_supported(self.device))
@@ -39,7 +39,7 @@ class Run:
         layers = params.style_layers + params.content_layers
         self.net = Extractor(layers, params.weights, self.device, params.pooling, bf16)
         self._graphed = GraphedForward(self.net, layers, enabled=self.device.type == "cuda")
-        self._image_terms = image_terms or (lambda shape: {})
+        self._image_terms = image_terms or (lambda shape, window: {})
         self.result: np.ndarray | None = None
 
     def _tensor(self, rgb: np.ndarray, shape: tuple[int, int]) -> torch.Tensor:
@@ -60,9 +60,10 @@ class Run:
         self.result = to_numpy(image)
 
     def _objective(self, style_t: dict, content: torch.Tensor, masks: dict[int, torch.Tensor],
-                   shape: tuple[int, int]) -> Objective:
+                   shape: tuple[int, int], window: tuple[slice, slice] | None = None) -> Objective:
         content_t, feature_shapes = content_targets(self.net, content, self.p)
-        return Objective(self.p, style_t, content_t, guides(masks, feature_shapes), self._image_terms(shape))
+        return Objective(self.p, style_t, content_t, guides(masks, feature_shapes),
+                         self._image_terms(shape, window))
 
     def _masks(self, shape: tuple[int, int]) -> dict[int, torch.Tensor]:
         return region_masks(self.inputs.labels, self.inputs.regions, shape, self.device)
@@ -87,7 +88,7 @@ class Run:
         for t, tile in enumerate(scale.tiles, 1):
             ys, xs = tile.slices
             objective = self._objective(style_t, content[..., ys, xs].contiguous(),
-                                        {k: m[..., ys, xs] for k, m in masks.items()}, tile.shape)
+                                        {k: m[..., ys, xs] for k, m in masks.items()}, scale.shape, tile.slices)
             w = torch.from_numpy(tile.weight()).to(image.device)[None, None]
             start = _assembled(acc, weights, image)[..., ys, xs]
             x = start

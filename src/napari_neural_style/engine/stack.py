@@ -7,13 +7,18 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 import numpy as np
+import torch
 
+from .flow import FlowLink
 from .images import check_stack, unit_limits
 from .inputs import Inputs, stack_labels
+from .network import resolve_device
+from .objective import ImageTerms, temporal
 from .params import StyleParams
 from .plan import Plan, StackPlan, later_params
 from .progress import Progress
 from .run import Run
+from .tensors import to_numpy, to_tensor
 
 
 def flicker(frames: np.ndarray) -> float:
@@ -27,10 +32,12 @@ def stack_steps(content: np.ndarray, style: np.ndarray | Sequence[np.ndarray], p
                 labels: np.ndarray | None = None) -> Iterator[Progress]:
     """Stylise every 2D slice of ``content`` along its ``lead`` leading axes; see :func:`.stylize_steps`.
 
-    Intensities map to [0, 1] with limits over the whole stack, so every slice uses the same mapping. With
-    ``params.stack_init="previous"`` slice i > 0 starts from slice i−1's optimised image, at the finest
-    scale, with ``stack_steps`` of the steps. ``labels`` is (Y, X) for all slices or one (Y, X) per slice
-    (the content's leading shape).
+    Intensities map to [0, 1] with limits over the whole stack, so every slice uses the same mapping.
+    Chained slices (``stack_init`` "flow" or "previous") start from slice i−1's optimised image, at the
+    finest scale, with ``stack_steps`` of the steps; with "flow" that image is first warped along the
+    optical flow from content slice i−1 to i, and a temporal loss keeps the result near it where the flow
+    is reliable (where it is not, the start is the content). ``labels`` is (Y, X) for all slices or one
+    (Y, X) per slice (the content's leading shape).
     """
     check_stack(content.shape, lead, rgb)
     lead_shape, plane_hw = content.shape[:lead], content.shape[lead:lead + 2]
@@ -46,12 +53,17 @@ def stack_steps(content: np.ndarray, style: np.ndarray | Sequence[np.ndarray], p
     chained = later is not first
     plan = StackPlan(lead_shape, Plan.make(first, plane_hw), Plan.make(later, plane_hw))
     n = plan.slices
-    start, done, out, previous, slice_times = time.perf_counter(), 0, None, None, []
+    start, done, out, previous, frame, slice_times = time.perf_counter(), 0, None, None, None, []
     for i, index in enumerate(np.ndindex(*lead_shape)):
         p, slice_plan = (first, plan.first) if i == 0 else (later, plan.later)
         inputs = Inputs.read(content[index], style, p, init_image=init_image if p is first else None,
                              labels=None if labels is None else labels[index], init_rgb=previous)
-        run = Run(inputs, slice_plan, p, outputs=n if i == 0 else 1)
+        terms = None
+        if params.stack_init == "flow":
+            last_frame, frame = frame, to_numpy(to_tensor(inputs.net_content, slice_plan.shape, torch.device("cpu")))
+            if previous is not None:
+                inputs, terms = _follow_flow(inputs, last_frame, frame, previous, p)
+        run = Run(inputs, slice_plan, p, outputs=n if i == 0 else 1, image_terms=terms)
         slice_start = time.perf_counter()
         for progress in run.steps():
             end = progress.done
@@ -67,3 +79,15 @@ def stack_steps(content: np.ndarray, style: np.ndarray | Sequence[np.ndarray], p
         slice_times.append(time.perf_counter() - slice_start)
         previous = run.result if chained else None  # set once the slice's generator has finished
         done += slice_plan.total
+
+
+def _follow_flow(inputs: Inputs, last_frame: np.ndarray, frame: np.ndarray, previous: np.ndarray,
+                 params: StyleParams) -> tuple[Inputs, ImageTerms]:
+    """This slice's start and temporal term: the previous result warped along the flow between the two
+    content frames (network side, the output's size), the content where the flow is unreliable."""
+    link = FlowLink.between(last_frame, frame)
+    warped = link.warp(previous)
+    mask = link.mask[..., None]
+    start = np.ascontiguousarray(mask * warped + (1 - mask) * frame, dtype=np.float32)
+    terms = temporal(warped, link.mask, params.temporal_weight, resolve_device(params.device))
+    return replace(inputs, init=start), terms

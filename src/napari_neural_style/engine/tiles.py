@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -21,8 +21,8 @@ class Tile:
     y1: int
     x0: int
     x1: int
-    wy: np.ndarray  # (y1 - y0,) weights along Y
-    wx: np.ndarray  # (x1 - x0,) weights along X
+    wy: np.ndarray = field(compare=False)  # (y1 - y0,) weights along Y (follow from the grid)
+    wx: np.ndarray = field(compare=False)  # (x1 - x0,) weights along X
 
     @property
     def slices(self) -> tuple[slice, slice]:

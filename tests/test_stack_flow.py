@@ -1,0 +1,54 @@
+"""Flow-guided time series (Ruder et al. 2016): the paint follows the motion, identical frames stay identical."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from napari_neural_style import StyleParams, stylize, stylize_steps
+
+RNG = np.random.default_rng(11)
+STYLE = (RNG.random((48, 48, 3)) * 255).astype(np.uint8)
+RUN = {"size": 64, "steps": 16, "scales": 1, "preview_every": 0}
+SHIFT = 4  # pixels a frame
+
+
+def _texture(h: int, w: int) -> np.ndarray:
+    """Smooth random colour texture in [0, 1]: something optical flow can follow."""
+    t = ndimage.gaussian_filter(RNG.random((h, w, 3)), (2.0, 2.0, 0))
+    return ((t - t.min()) / (t.max() - t.min())).astype(np.float32)
+
+
+def _pan(frames: int) -> np.ndarray:
+    """(T, 48, 64, 3) windows of one texture, each SHIFT pixels right of the last: the scene moves left."""
+    scene = _texture(48, 64 + SHIFT * (frames - 1))
+    return np.stack([scene[:, k * SHIFT:k * SHIFT + 64] for k in range(frames)])
+
+
+def _temporal_error(out: np.ndarray) -> float:
+    """Mean |O_k − O_{k−1} moved with the scene| over the pixels seen in both frames (the true motion)."""
+    return float(np.mean([np.abs(b[:, :-SHIFT] - a[:, SHIFT:]).mean() for a, b in zip(out, out[1:])]))
+
+
+def test_flow_keeps_the_paint_on_the_moving_scene():
+    frames = _pan(3)
+    errors = {mode: _temporal_error(stylize(frames, STYLE, stack_init=mode, rgb=True, **RUN))
+              for mode in ("previous", "flow")}
+    assert errors["flow"] < 0.6 * errors["previous"], errors
+
+
+def test_temporal_term_only_on_later_slices_and_weighted():
+    frames = _pan(3)
+    seen = list(stylize_steps(frames, STYLE, StyleParams(**RUN), rgb=True))
+    assert all(("temporal" in p.losses) == (p.index != (0,)) for p in seen)
+    assert max(p.losses["temporal"] for p in seen if p.index == (2,)) > 0
+    off = list(stylize_steps(frames, STYLE, StyleParams(**RUN, temporal_weight=0.0), rgb=True))
+    assert all(p.losses.get("temporal", 0.0) == 0.0 for p in off)
+
+
+def test_identical_frames_give_near_identical_results():
+    frame = _texture(48, 64)
+    out = stylize(np.stack([frame, frame]), STYLE, rgb=True, **RUN)
+    change = np.abs(out[1] - out[0]).mean()
+    stylised = np.abs(out[0] - frame).mean()
+    assert change < 0.1 * stylised, (change, stylised)
