@@ -6,6 +6,7 @@ import json
 import pickle
 import subprocess
 import sys
+import time
 
 import numpy as np
 
@@ -41,3 +42,20 @@ def test_plan_total_is_what_the_run_yields_and_pickles():
     assert pickle.loads(pickle.dumps(plan)) == plan
     seen = list(stylize_steps(content, content[0], params))
     assert len(seen) == plan.total == seen[0].total
+
+
+def test_eta_leaves_out_the_setup(monkeypatch):
+    """The ETA extrapolates the steps' own time: a slow start (style targets here) is not counted again."""
+    from napari_neural_style.engine import run
+
+    targets = run.style_targets
+
+    def slow_targets(*args, **kwargs):
+        time.sleep(3.0)
+        return targets(*args, **kwargs)
+
+    monkeypatch.setattr(run, "style_targets", slow_targets)
+    content = np.random.default_rng(1).random((32, 32, 3)).astype(np.float32)
+    first = next(stylize_steps(content, content, StyleParams(size=32, steps=5, scales=1, preview_every=0)))
+    assert first.elapsed > 3.0
+    assert first.eta <= 4 * (first.elapsed - 3.0) + 0.5  # 4 more steps like the first, not 3 s each

@@ -47,7 +47,7 @@ class Run:
 
     def steps(self) -> Iterator[Progress]:
         generator = torch.Generator().manual_seed(self.p.seed)
-        self._start, self._step, self._work = time.perf_counter(), 0, 0
+        self._start, self._step, self._work, self._stepping = time.perf_counter(), 0, 0, 0.0
         image = None
         for i, scale in enumerate(self.plan.scales):
             image = self._initial(scale.shape, generator) if image is None else self._upsample(image, scale.shape)
@@ -73,8 +73,8 @@ class Run:
         objective = self._objective(style_t, self._tensor(self.inputs.net_content, scale.shape),
                                     self._masks(scale.shape), scale.shape)
         x = image
-        for i, (losses, x) in enumerate(self._optimize(image, objective, scale.steps)):
-            yield self._progress(losses, index, scale, i == scale.steps - 1, scale.shape,
+        for i, (losses, x, seconds) in enumerate(self._optimize(image, objective, scale.steps)):
+            yield self._progress(losses, seconds, index, scale, i == scale.steps - 1, scale.shape,
                                  lambda: x.detach() / 255.0)
         return (x.detach() / 255.0).clamp(0.0, 1.0)
 
@@ -99,15 +99,16 @@ class Run:
                 s[..., ys, xs] += w
                 return _assembled(a, s, image)
 
-            for i, (losses, x) in enumerate(self._optimize(start, objective, scale.steps)):
-                yield self._progress(losses, index, scale, i == scale.steps - 1, tile.shape, preview, t)
+            for i, (losses, x, seconds) in enumerate(self._optimize(start, objective, scale.steps)):
+                yield self._progress(losses, seconds, index, scale, i == scale.steps - 1, tile.shape, preview, t)
             acc[..., ys, xs] += (x.detach() / 255.0).clamp(0.0, 1.0) * w
             weights[..., ys, xs] += w
         return _assembled(acc, weights, image)
 
     def _optimize(self, image: torch.Tensor, objective: Objective, n_steps: int
-                  ) -> Iterator[tuple[dict[str, float], torch.Tensor]]:
-        """Optimise ``image`` (1, 3, H, W) in [0, 1]; after each step yield the losses and x (0-255 scale)."""
+                  ) -> Iterator[tuple[dict[str, float], torch.Tensor, float]]:
+        """Optimise ``image`` (1, 3, H, W) in [0, 1]; after each step yield the losses, x (0-255 scale) and
+        the step's seconds."""
         x = (image * 255.0).detach().contiguous().requires_grad_(True)  # L-BFGS views the gradient flat
         optimizer = self._optimizer(x)
         losses: dict[str, torch.Tensor] = {}
@@ -122,18 +123,23 @@ class Run:
             return loss
 
         for _ in range(n_steps):
+            start = time.perf_counter()
             optimizer.step(closure)
             if self.p.optimizer == "adam":
                 with torch.no_grad():
                     x.clamp_(0.0, 255.0)
-            yield dict(zip(losses, torch.stack(list(losses.values())).tolist())), x  # one host sync
+            values = torch.stack(list(losses.values())).tolist()  # one host sync
+            yield dict(zip(losses, values)), x, time.perf_counter() - start
 
-    def _progress(self, losses: dict[str, float], index: int, scale: Scale, last: bool, shape: tuple[int, int],
-                  preview: Preview, tile: int = 0) -> Progress:
+    def _progress(self, losses: dict[str, float], seconds: float, index: int, scale: Scale, last: bool,
+                  shape: tuple[int, int], preview: Preview, tile: int = 0) -> Progress:
+        """The step's record. The ETA extrapolates the optimiser steps' own time per pixel: setting up
+        (loading the network, targets) is not repeated, so counting it would inflate the early ETA."""
         self._step += 1
         self._work += shape[0] * shape[1]
+        self._stepping += seconds
         elapsed = time.perf_counter() - self._start
-        eta = elapsed * (self.plan.work - self._work) / self._work
+        eta = self._stepping * (self.plan.work - self._work) / self._work
         every = self.p.preview_every
         show = last or (every and self._step % every == 0)
         image = render(preview(), self.inputs, self.plan.shape) if show else None
