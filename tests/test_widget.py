@@ -6,13 +6,13 @@ import time
 
 import numpy as np
 import pytest
-from napari.utils.notifications import NotificationSeverity, notification_manager
+from conftest import PLUGIN, notifications_since, output
+from napari.utils.notifications import notification_manager
 from qtpy.QtCore import QTimer
 from skimage import data
 
-from napari_neural_style.widget import METADATA_KEY, StyleTransferWidget
-
-PLUGIN = "napari-neural-style"
+from napari_neural_style.engine.plan import make_plan
+from napari_neural_style.widget import METADATA_KEY, StyleTransferWidget, params_from_widget
 RUN_TIMEOUT_MS = 120_000
 
 
@@ -21,14 +21,6 @@ def viewer_widget(docked):
     """A viewer with content 'a' (128² RGB) and style 'b' (55×63 RGB), and the widget docked via the manifest."""
     return docked({"a": (data.astronaut()[::4, ::4], {}), "b": (data.hubble_deep_field()[::16, ::16], {})},
                   "a", "b", size=64, steps=10, preview_every=2, scales=1)
-
-
-def _errors_since(n: int) -> list[str]:
-    return [r.message for r in notification_manager.records[n:] if r.severity == NotificationSeverity.ERROR]
-
-
-def _output(viewer):
-    return next(layer for layer in viewer.layers if METADATA_KEY in layer.metadata)
 
 
 def test_widget_loads_through_manifest(viewer_widget):
@@ -61,7 +53,7 @@ def test_run_streams_previews_and_records(viewer_widget, qtbot):
 
     def snapshot(progress) -> None:  # runs after the widget's own handler
         if progress.image is not None:
-            snapshots.append(_output(viewer).data.copy())
+            snapshots.append(output(viewer).data.copy())
 
     widget.run_button.clicked.emit()
     assert widget.worker is not None and not widget.run_button.enabled and widget.stop_button.enabled
@@ -70,7 +62,7 @@ def test_run_streams_previews_and_records(viewer_widget, qtbot):
 
     assert len(snapshots) == 5  # every 2 of 10 steps
     assert all(not np.array_equal(x, y) for x, y in zip(snapshots, snapshots[1:]))
-    out = _output(viewer)
+    out = output(viewer)
     assert out.name == "a × b" and out.rgb and out.data.dtype == np.float32 and out.data.shape == (64, 64, 3)
     assert np.array_equal(out.data, snapshots[-1])
     assert [layer.name for layer in viewer.layers] == ["a", "b", "a × b"]
@@ -88,6 +80,19 @@ def test_run_streams_previews_and_records(viewer_widget, qtbot):
     assert widget.status.value.startswith("done after 10 steps")
 
 
+def test_progress_bar_starts_at_the_plans_total_when_tiled(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    widget.tile_size.value, widget.tile_overlap.value, widget.steps.value = 32, 8, 2
+    plan = make_plan(params_from_widget(widget), viewer.layers["a"].data.shape, rgb=True)
+    assert plan.total > widget.steps.value  # 2 steps on every tile
+    widget.run_button.clicked.emit()
+    assert widget.session.pbar.total == plan.total and widget.session.pbar.n == 0  # before the first step
+    totals = []
+    widget.worker.yielded.connect(lambda p: totals.append((p.total, widget.session.pbar.total)))
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    assert totals and set(totals) == {(plan.total, plan.total)}
+
+
 def test_stop_keeps_partial_result(viewer_widget, qtbot):
     viewer, widget = viewer_widget
     widget.steps.value, widget.preview_every.value = 500, 1
@@ -95,9 +100,9 @@ def test_stop_keeps_partial_result(viewer_widget, qtbot):
     qtbot.waitUntil(lambda: any(METADATA_KEY in layer.metadata for layer in viewer.layers), timeout=RUN_TIMEOUT_MS)
     widget.stop_button.clicked.emit()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=30_000)
-    meta = _output(viewer).metadata[METADATA_KEY]
+    meta = output(viewer).metadata[METADATA_KEY]
     assert meta["stopped"] is True and 1 <= meta["steps_done"] < 500
-    assert _output(viewer).data.shape == (64, 64, 3)
+    assert output(viewer).data.shape == (64, 64, 3)
     assert widget.status.value.startswith("stopped after")
     assert widget.run_button.enabled
 
@@ -119,7 +124,7 @@ def test_bad_settings_notify(viewer_widget, problem):
     n = len(notification_manager.records)
     widget.run_button.clicked.emit()
     assert widget.worker is None and widget.run_button.enabled
-    errors = _errors_since(n)
+    errors = notifications_since(n)
     assert len(errors) == 1 and expected in errors[0] and "Traceback" not in errors[0]
 
 
@@ -132,7 +137,7 @@ def test_unreadable_weights_notify(viewer_widget, qtbot, tmp_path):
     n = len(notification_manager.records)
     widget.run_button.clicked.emit()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
-    errors = _errors_since(n)
+    errors = notifications_since(n)
     assert len(errors) == 1 and "could not be read" in errors[0] and str(bad) in errors[0]
     assert not any(METADATA_KEY in layer.metadata for layer in viewer.layers)
     assert widget.run_button.enabled
@@ -168,7 +173,7 @@ def test_removing_an_input_ends_the_run(viewer_widget, qtbot):
     qtbot.waitUntil(lambda: any(METADATA_KEY in layer.metadata for layer in viewer.layers), timeout=RUN_TIMEOUT_MS)
     viewer.layers.remove("b")
     qtbot.waitUntil(lambda: widget.worker is None, timeout=30_000)
-    meta = _output(viewer).metadata[METADATA_KEY]
+    meta = output(viewer).metadata[METADATA_KEY]
     assert meta["stopped"] is True and meta["steps_done"] < 500
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import output
 from skimage import data
 
-from napari_neural_style.widget import METADATA_KEY
+from napari_neural_style.engine.plan import make_plan
+from napari_neural_style.widget import METADATA_KEY, params_from_widget
 
 RUN_TIMEOUT_MS = 180_000
 RNG = np.random.default_rng(2)
@@ -20,10 +22,6 @@ def viewer_widget(docked):
                    "c": (data.coffee()[::8, ::8], {})}, "stack", "b", size=32, steps=4, preview_every=0, scales=1)
 
 
-def _output(viewer):
-    return next(layer for layer in viewer.layers if METADATA_KEY in layer.metadata)
-
-
 def test_whole_stack_only_for_stacks(viewer_widget):
     viewer, widget = viewer_widget
     assert widget.whole_stack.enabled
@@ -32,8 +30,6 @@ def test_whole_stack_only_for_stacks(viewer_widget):
 
 
 def test_contrast_limits_reach_the_engine(viewer_widget):
-    from napari_neural_style.widget import params_from_widget
-
     _, widget = viewer_widget
     assert params_from_widget(widget).contrast_limits == (0.0, 4000.0)
 
@@ -43,13 +39,23 @@ def test_whole_stack_streams_slices_into_an_nd_layer(viewer_widget, qtbot):
     widget.whole_stack.value = True
     shapes = []
     widget.run_button.clicked.emit()
-    widget.worker.yielded.connect(lambda p: p.stack is not None and shapes.append(_output(viewer).data.shape))
+    widget.worker.yielded.connect(lambda p: p.stack is not None and shapes.append(output(viewer).data.shape))
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
-    out = _output(viewer)
+    out = output(viewer)
     assert shapes == [(3, 27, 32, 3)] * 3  # one update per finished slice, into one nD layer
     assert out.data.dtype == np.float32 and out.rgb and (out.data.std(axis=(1, 2, 3)) > 0.01).all()
     np.testing.assert_allclose(out.scale, [1, 40 / 27, 48 / 32])  # the output covers the content
     assert out.metadata[METADATA_KEY]["steps_done"] == 4 + 2 * 2 and not out.metadata[METADATA_KEY]["stopped"]
+
+
+def test_progress_bar_starts_at_the_whole_stacks_total(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    widget.whole_stack.value = True
+    total = make_plan(params_from_widget(widget), viewer.layers["stack"].data.shape, rgb=False).total
+    assert total == 4 + 2 * 2  # later slices chain from the previous one with half the steps
+    widget.run_button.clicked.emit()
+    assert widget.session.pbar.total == total and widget.session.pbar.n == 0
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
 
 
 def test_stop_keeps_finished_slices(viewer_widget, qtbot):
@@ -59,9 +65,9 @@ def test_stop_keeps_finished_slices(viewer_widget, qtbot):
     widget.run_button.clicked.emit()
     widget.worker.yielded.connect(lambda p: p.stack is not None and widget.stop())
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
-    out = _output(viewer).data
+    out = output(viewer).data
     assert out.shape == (3, 27, 32, 3) and out[0].std() > 0.01 and not out[2].any()
-    assert _output(viewer).metadata[METADATA_KEY]["stopped"]
+    assert output(viewer).metadata[METADATA_KEY]["stopped"]
 
 
 def test_labels_pick_a_style_per_region(viewer_widget, qtbot):
@@ -73,7 +79,7 @@ def test_labels_pick_a_style_per_region(viewer_widget, qtbot):
     widget.more_styles.value = [viewer.layers["c"]]
     widget.run_button.clicked.emit()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
-    out = _output(viewer).data  # the slice on screen, 2D
+    out = output(viewer).data  # the slice on screen, 2D
     assert out.shape == (27, 32, 3)
     right = out[:, 25:]  # label 0 (columns 36+ of 48 → 24+ of 32): the content, gray
     assert np.abs(right - right.mean(axis=-1, keepdims=True)).max() < 1e-5

@@ -1,0 +1,62 @@
+"""napari layers ⇄ engine arrays: the plane on screen, a whole stack, and where an output layer goes.
+
+Plain functions of a layer and a world point, testable without a viewer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from napari.layers import Image, Labels
+
+Layer = Image | Labels
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an output layer goes: ``scale`` and ``translate`` for every axis of its data but channels."""
+
+    scale: tuple[float, ...]
+    translate: tuple[float, ...]
+
+
+def _level(layer: Layer, size: int) -> np.ndarray | object:
+    """The data the run reads: multiscale data's coarsest level whose long side is still at least
+    ``size`` (else level 0); the data itself otherwise."""
+    if not layer.multiscale:
+        return layer.data
+    spatial = slice(layer.ndim - 2, layer.ndim)
+    levels = [level for level in layer.data if max(level.shape[spatial]) >= size]
+    return levels[-1] if levels else layer.data[0]
+
+
+def plane_at(layer: Layer, point: Sequence[float], size: int) -> tuple[np.ndarray, list[int]]:
+    """The 2D image (Y, X) or (Y, X, C) of ``layer`` at world ``point`` (e.g. ``viewer.dims.point``) and
+    its index along the leading axes, at the resolution :func:`_level` picks for ``size``."""
+    data = _level(layer, size)
+    full = (layer.data[0] if layer.multiscale else layer.data).shape
+    at = layer.world_to_data(point)
+    index = [int(np.clip(np.floor(p * n / f + 0.5), 0, n - 1))
+             for p, n, f in zip(at[: layer.ndim - 2], data.shape, full)]
+    return np.asarray(data[tuple(index)]), index
+
+
+def stack_data(layer: Layer, size: int) -> np.ndarray:
+    """All of ``layer``'s data for a whole-stack run (multiscale: the level :func:`plane_at` reads)."""
+    return np.asarray(_level(layer, size))
+
+
+def placement(content: Image, shape: Sequence[int], lead: int = 0) -> Placement:
+    """Where an output of ``shape`` goes so that it covers ``content``'s extent: its first ``lead`` axes
+    are the content's last leading axes (a whole stack), then (Y, X)."""
+    plane = content.ndim - 2
+    full = np.asarray((content.data[0] if content.multiscale else content.data).shape[plane:plane + 2])
+    pixel = np.asarray(content.scale[-2:], float)
+    scale = pixel * full / np.asarray(shape[lead:lead + 2])
+    # pixel edges, not centres, line up with the content's: both cover the same extent
+    translate = np.asarray(content.translate[-2:], float) + (scale - pixel) / 2
+    lead_axes = range(plane - lead, plane)
+    return Placement(tuple(float(s) for s in (*(content.scale[a] for a in lead_axes), *scale)),
+                     tuple(float(t) for t in (*(content.translate[a] for a in lead_axes), *translate)))

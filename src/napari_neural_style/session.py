@@ -1,0 +1,153 @@
+"""One run from the widget: its worker thread, its output layer, its progress bar and the metadata it writes.
+
+torch is imported only inside the worker thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+from napari.layers import Image
+from napari.qt.threading import create_worker
+from napari.utils import progress
+from napari.utils.notifications import show_error, show_warning
+from superqt.utils import GeneratorWorker
+
+from .engine.params import StyleParams
+from .engine.plan import make_plan
+from .layers import placement
+
+if TYPE_CHECKING:
+    import napari
+
+    from .engine.progress import Progress
+
+METADATA_KEY = "neural_style"
+
+
+class Session:
+    """A run of ``params`` on ``content_data`` (a plane or a whole stack) with ``styles`` and ``labels``.
+
+    It streams previews into its output layer (created on the first image, above the inputs), keeps the
+    layer's metadata current (everything needed to re-run it), and reports through ``on_status`` (one
+    line of text) and ``on_end`` (called once the worker has finished). Constructing it checks the plan
+    (ValueError for the user); ``start`` launches the worker.
+    """
+
+    def __init__(self, viewer: napari.viewer.Viewer, content: Image, style: Image, params: StyleParams,
+                 index: dict[str, list[int]], content_data: np.ndarray, styles: list[np.ndarray],
+                 labels: np.ndarray | None, *, on_status: Callable[[str], None],
+                 on_end: Callable[[Session], None]) -> None:
+        total = make_plan(params, np.shape(content_data), content.rgb).total
+        self.viewer, self.content, self.style, self.params, self.index = viewer, content, style, params, index
+        self.on_status, self.on_end = on_status, on_end
+        self.output: Image | None = None
+        self.last: Progress | None = None
+        self.steps = 0
+        self.losses: dict[str, float] = {}
+        self.error: str | None = None
+        self.stopped = False
+        self.pbar = progress(total=total, desc=f"Neural style: {content.name} × {style.name}")
+        self.worker: GeneratorWorker = create_worker(
+            _run_steps, content_data, styles, params, labels, content.rgb, _worker_class=GeneratorWorker,
+            _start_thread=False, _ignore_errors=True)
+        self.worker.yielded.connect(self._on_progress)
+        self.worker.errored.connect(self._on_error)
+        self.worker.warned.connect(self._on_warning)
+        self.worker.finished.connect(self._on_finished)
+
+    def start(self) -> None:
+        self.on_status("starting (loading the network)…")
+        self.worker.start()
+
+    def stop(self) -> None:
+        """Ask the run to end after the current step; the partial result stays in the output layer."""
+        self.worker.quit()
+        self.on_status("stopping after this step…")
+
+    def wait(self, timeout_s: float) -> None:
+        """Stop the run and wait up to ``timeout_s`` for its thread to finish its step."""
+        self.worker.quit()
+        deadline = time.monotonic() + timeout_s
+        while self.worker.is_running and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def record(self) -> None:
+        """Write everything needed to re-run this into the output layer's metadata."""
+        if self.output is not None:
+            self.output.metadata[METADATA_KEY] = {
+                "params": self.params.to_dict(), "content": self.content.name, "style": self.style.name,
+                "plane_index": self.index, "steps_done": self.steps, "losses": dict(self.losses),
+                "stopped": self.stopped, "error": self.error,
+            }
+
+    # -- worker signals -------------------------------------------------------------------------------
+    def _on_progress(self, p: Progress) -> None:
+        self.last, self.steps, self.losses = p, p.step, p.losses
+        where = f"slice {p.index} ({p.slices}) · " if p.index else ""
+        self.on_status(f"{where}step {p.step}/{p.total} · {losses_text(p.losses)} · ETA {p.eta:.0f} s")
+        if p.result is not None:
+            self._show(p.result, lead=len(p.index))
+        self.record()
+        # last: napari's progress bar processes Qt events, so other handlers may run inside this call
+        self.pbar.update(p.step - self.pbar.n)
+
+    def _show(self, data: np.ndarray, lead: int = 0) -> None:
+        """Put ``data`` (a plane, or with ``lead`` leading axes a stack) into the output layer, creating it
+        above the inputs, covering the content's extent, on the first call."""
+        layers = self.viewer.layers
+        if self.output is not None:
+            if self.output in layers:
+                self.output.data = data
+            return
+        if self.content not in layers or self.style not in layers:  # removed: this run is ending
+            return
+        where = placement(self.content, data.shape, lead)
+        self.output = Image(data, name=f"{self.content.name} × {self.style.name}", rgb=data.ndim > lead + 2,
+                            contrast_limits=(0.0, 1.0), scale=where.scale, translate=where.translate)
+        self.record()
+        layers.insert(max(layers.index(self.content), layers.index(self.style)) + 1, self.output)
+
+    def _on_error(self, exc: Exception) -> None:
+        self.error = str(exc) if isinstance(exc, (ValueError, _RunError)) else f"{type(exc).__name__}: {exc}"
+        self.on_status("failed: see the notification")
+        show_error(f"Neural style transfer stopped with an error: {self.error}")
+
+    def _on_warning(self, args: tuple) -> None:
+        show_warning(f"Neural style transfer: {args[0]}")
+
+    def _on_finished(self) -> None:
+        self.stopped = self.worker.abort_requested and (self.last is None or not self.last.done)
+        self.record()
+        if self.output is None and self.stopped:
+            self.on_status("stopped before the first preview")
+        elif self.error is None:
+            self.on_status(f"{'stopped' if self.stopped else 'done'} after {self.steps} steps · "
+                           f"{losses_text(self.losses)}")
+        self.pbar.close()
+        self.on_end(self)
+
+
+def losses_text(losses: dict[str, float]) -> str:
+    return " · ".join(f"{k} {v:.3g}" for k, v in losses.items() if k != "total")
+
+
+def _run_steps(content: np.ndarray, style: list[np.ndarray], params: StyleParams, labels: np.ndarray | None,
+               rgb: bool) -> Iterator[Progress]:
+    """``stylize_steps`` for the worker thread, with autograd on there (grad mode is per thread)."""
+    import torch
+
+    from .engine.transfer import stylize_steps
+
+    torch.set_grad_enabled(True)
+    try:
+        yield from stylize_steps(content, style, params, labels=labels, rgb=rgb)
+    except RuntimeError as exc:  # superqt takes a RuntimeError for a deleted worker: no signal, a hung run
+        raise _RunError(f"{type(exc).__name__}: {exc}") from exc
+
+
+class _RunError(Exception):
+    """An engine RuntimeError (e.g. out of memory), carried out of the worker as an ordinary error."""
