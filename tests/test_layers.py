@@ -25,7 +25,7 @@ def test_multiscale_reads_the_coarsest_level_still_large_enough():
     levels = [np.zeros((4, 64, 64), np.float32), np.ones((2, 32, 32), np.float32), np.full((1, 16, 16), 2.0)]
     layer = Image(levels, multiscale=True)
     plane, index = plane_at(layer, (3.0, 0.0, 0.0), size=30)  # z 3 of 4 → 1 of 2 on the 32² level
-    assert plane.shape == (32, 32) and plane.max() == 1.0 and index == [1]
+    assert plane.shape == (32, 32) and plane.max() == 1.0 and index == [3]  # the index of level 0
     assert stack_data(layer, size=30).shape == (2, 32, 32)
     assert stack_data(layer, size=100).shape == (4, 64, 64)  # none is large enough: level 0
     np.testing.assert_array_equal(stack_data(Image(STACK), size=8), STACK)
@@ -45,3 +45,5 @@ def test_placement_of_a_stack_keeps_the_leading_axes():
     where = placement(content, (4, 27, 32, 3), lead=1)
     np.testing.assert_allclose(where.scale, (3.0, 40 / 27, 48 / 32))
     assert where.translate[0] == 5.0
+    one = placement(content, (1, 27, 32, 3), lead=1, index=[2])  # one slice's result, at that slice
+    assert one.scale == where.scale and one.translate == (5.0 + 2 * 3.0, *where.translate[1:])

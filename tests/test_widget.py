@@ -6,8 +6,8 @@ import time
 
 import numpy as np
 import pytest
-from conftest import PLUGIN, notifications_since, output
-from napari.utils.notifications import notification_manager
+from conftest import PLUGIN, notifications_since, output, outputs
+from napari.utils.notifications import NotificationSeverity, notification_manager
 from qtpy.QtCore import QTimer
 from skimage import data
 
@@ -93,18 +93,82 @@ def test_progress_bar_starts_at_the_plans_total_when_tiled(viewer_widget, qtbot)
     assert totals and set(totals) == {(plan.total, plan.total)}
 
 
-def test_stop_keeps_partial_result(viewer_widget, qtbot):
+def test_stop_keeps_the_current_image(viewer_widget, qtbot):
+    """No previews (every 0): Stop still keeps the image of the last step, the same as a run of that many steps."""
+    from napari_neural_style import stylize
+
     viewer, widget = viewer_widget
-    widget.steps.value, widget.preview_every.value = 500, 1
+    widget.steps.value, widget.preview_every.value = 500, 0
     widget.run_button.clicked.emit()
-    qtbot.waitUntil(lambda: any(METADATA_KEY in layer.metadata for layer in viewer.layers), timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: widget.status.value.startswith("step 3/"), timeout=RUN_TIMEOUT_MS)
     widget.stop_button.clicked.emit()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=30_000)
-    meta = output(viewer).metadata[METADATA_KEY]
-    assert meta["stopped"] is True and 1 <= meta["steps_done"] < 500
-    assert output(viewer).data.shape == (64, 64, 3)
-    assert widget.status.value.startswith("stopped after")
+    out = output(viewer)
+    meta = out.metadata[METADATA_KEY]
+    steps = meta["steps_done"]
+    assert meta["stopped"] is True and 3 <= steps < 500 and out.data.shape == (64, 64, 3)
+    assert widget.status.value.startswith(f"stopped at step {steps}/500: kept the image of step {steps}")
     assert widget.run_button.enabled
+    options = {**meta["params"], "steps": steps, "preview_every": 0}
+    expected = stylize(viewer.layers["a"].data, viewer.layers["b"].data, rgb=True, **options)
+    np.testing.assert_allclose(out.data, expected, atol=1e-4)
+
+
+def test_second_run_lands_on_top(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    widget.steps.value = 2
+    for _ in range(2):
+        widget.run_button.clicked.emit()
+        qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    assert [layer.name for layer in viewer.layers] == ["a", "b", "a × b", "a × b [1]"]  # the newest on top
+    assert outputs(viewer) == list(viewer.layers[2:])
+
+
+def test_closing_the_dock_stops_the_run(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    widget.steps.value = 500
+    widget.run_button.clicked.emit()
+    worker = widget.worker
+    qtbot.waitUntil(lambda: widget.status.value.startswith("step"), timeout=RUN_TIMEOUT_MS)
+    viewer.window.remove_dock_widget(widget.native)  # what the dock's close button does
+    qtbot.waitUntil(lambda: not worker.is_running, timeout=30_000)
+    assert output(viewer).metadata[METADATA_KEY]["stopped"] is True
+
+
+def test_only_the_plugins_own_warnings_show_once(viewer_widget, qtbot):
+    """superqt hands the run every thread's warnings: only the plugin's own are shown, each once."""
+    import threading
+    import warnings
+
+    from napari_neural_style.engine import graphs
+
+    _, widget = viewer_widget
+    widget.steps.value = 40
+    n = len(notification_manager.records)
+    widget.run_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.status.value.startswith("step"), timeout=RUN_TIMEOUT_MS)
+
+    def other_thread() -> None:
+        for _ in range(5):
+            warnings.warn("not the plugin's business", UserWarning)
+            warnings.warn_explicit("CUDA graph capture failed", UserWarning, graphs.__file__, 35)
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    shown = [m for m in notifications_since(n, NotificationSeverity.WARNING) if m.startswith("Neural style")]
+    assert shown == ["Neural style transfer: CUDA graph capture failed"]
+
+
+def test_more_styles_lists_neither_the_content_nor_results(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    widget.steps.value = 1
+    widget.run_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    assert [layer.name for layer in widget.more_styles.choices] == ["b"]
+    widget.content.value = viewer.layers["b"]
+    assert [layer.name for layer in widget.more_styles.choices] == ["a"]
 
 
 @pytest.mark.parametrize("problem", ["same layer", "no image", "bad number"])
@@ -138,9 +202,26 @@ def test_unreadable_weights_notify(viewer_widget, qtbot, tmp_path):
     widget.run_button.clicked.emit()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
     errors = notifications_since(n)
-    assert len(errors) == 1 and "could not be read" in errors[0] and str(bad) in errors[0]
+    assert len(errors) == 1 and errors[0].startswith("Neural style transfer failed: weights file")
+    assert "could not be read" in errors[0] and str(bad) in errors[0]
+    assert widget.status.value.startswith(f"failed: weights file {bad} could not be read")  # the reason, not a pointer
     assert not any(METADATA_KEY in layer.metadata for layer in viewer.layers)
     assert widget.run_button.enabled
+
+
+def test_the_dock_keeps_its_width(viewer_widget, qtbot, tmp_path):
+    """A long status (here a failure's reason with a long path) wraps instead of widening the dock."""
+    viewer, widget = viewer_widget
+    qtbot.wait(50)
+    width = widget.native.width()
+    bad = tmp_path / ("a_weights_file_with_a_long_descriptive_name_" * 3 + ".pth")
+    bad.write_bytes(b"not a state dict")
+    widget.weights.value = "file…"
+    widget.weights_file.value = bad
+    widget.run_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    qtbot.wait(50)
+    assert str(bad) in widget.status.value and widget.native.width() == width
 
 
 def test_event_loop_keeps_ticking(viewer_widget, qtbot):

@@ -42,7 +42,7 @@ def test_whole_stack_streams_slices_into_an_nd_layer(viewer_widget, qtbot):
     widget.worker.yielded.connect(lambda p: p.stack is not None and shapes.append(output(viewer).data.shape))
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
     out = output(viewer)
-    assert shapes == [(3, 27, 32, 3)] * 3  # one update per finished slice, into one nD layer
+    assert shapes == [(n, 27, 32, 3) for n in (1, 2, 3)]  # one nD layer, growing by each finished slice
     assert out.data.dtype == np.float32 and out.rgb and (out.data.std(axis=(1, 2, 3)) > 0.01).all()
     np.testing.assert_allclose(out.scale, [1, 40 / 27, 48 / 32])  # the output covers the content
     assert out.metadata[METADATA_KEY]["steps_done"] == 4 + 2 * 2 and not out.metadata[METADATA_KEY]["stopped"]
@@ -59,15 +59,19 @@ def test_progress_bar_starts_at_the_whole_stacks_total(viewer_widget, qtbot):
 
 
 def test_stop_keeps_finished_slices(viewer_widget, qtbot):
+    """Stop keeps the finished slices and leaves the others out (no black slices over the content)."""
     viewer, widget = viewer_widget
     widget.whole_stack.value = True
     widget.steps.value = 6
+    finished = []
     widget.run_button.clicked.emit()
-    widget.worker.yielded.connect(lambda p: p.stack is not None and widget.stop())
+    widget.worker.yielded.connect(lambda p: p.stack is not None and (finished.append(p.index), widget.stop()))
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
     out = output(viewer).data
-    assert out.shape == (3, 27, 32, 3) and out[0].std() > 0.01 and not out[2].any()
+    assert 1 <= len(finished) < 3 and out.shape == (len(finished), 27, 32, 3)
+    assert (out.std(axis=(1, 2, 3)) > 0.01).all()
     assert output(viewer).metadata[METADATA_KEY]["stopped"]
+    assert f"kept the {len(finished)} of 3 slices finished" in widget.status.value
 
 
 def test_labels_pick_a_style_per_region(viewer_widget, qtbot):
@@ -79,8 +83,11 @@ def test_labels_pick_a_style_per_region(viewer_widget, qtbot):
     widget.more_styles.value = [viewer.layers["c"]]
     widget.run_button.clicked.emit()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
-    out = output(viewer).data  # the slice on screen, 2D
-    assert out.shape == (27, 32, 3)
+    z = int(viewer.dims.point[0])
+    layer = output(viewer)  # the slice on screen, placed at its z and named for it
+    assert layer.name == f"stack[{z}] × b" and layer.translate[0] == z and layer.metadata[METADATA_KEY]["plane_index"]["content"] == [z]
+    out = layer.data[0]
+    assert layer.data.shape == (1, 27, 32, 3)
     right = out[:, 25:]  # label 0 (columns 36+ of 48 → 24+ of 32): the content, gray
     assert np.abs(right - right.mean(axis=-1, keepdims=True)).max() < 1e-5
     assert np.abs(out[:, :15] - out[:, :15].mean(axis=-1, keepdims=True)).max() > 0.01  # stylised: colour

@@ -33,14 +33,14 @@ def _level(layer: Layer, size: int) -> np.ndarray | object:
 
 
 def plane_at(layer: Layer, point: Sequence[float], size: int) -> tuple[np.ndarray, list[int]]:
-    """The 2D image (Y, X) or (Y, X, C) of ``layer`` at world ``point`` (e.g. ``viewer.dims.point``) and
-    its index along the leading axes, at the resolution :func:`_level` picks for ``size``."""
+    """The 2D image (Y, X) or (Y, X, C) of ``layer`` at world ``point`` (e.g. ``viewer.dims.point``), at the
+    resolution :func:`_level` picks for ``size``, and its index along the leading axes (of level 0)."""
     data = _level(layer, size)
     full = (layer.data[0] if layer.multiscale else layer.data).shape
-    at = layer.world_to_data(point)
-    index = [int(np.clip(np.floor(p * n / f + 0.5), 0, n - 1))
-             for p, n, f in zip(at[: layer.ndim - 2], data.shape, full)]
-    return np.asarray(data[tuple(index)]), index
+    lead = layer.ndim - 2
+    index = [int(np.clip(np.floor(p + 0.5), 0, f - 1)) for p, f in zip(layer.world_to_data(point)[:lead], full)]
+    level_index = tuple(min(i * n // f, n - 1) for i, n, f in zip(index, data.shape, full))
+    return np.asarray(data[level_index]), index
 
 
 def stack_data(layer: Layer, size: int) -> np.ndarray:
@@ -48,15 +48,17 @@ def stack_data(layer: Layer, size: int) -> np.ndarray:
     return np.asarray(_level(layer, size))
 
 
-def placement(content: Image, shape: Sequence[int], lead: int = 0) -> Placement:
+def placement(content: Image, shape: Sequence[int], lead: int = 0, index: Sequence[int] = ()) -> Placement:
     """Where an output of ``shape`` goes so that it covers ``content``'s extent: its first ``lead`` axes
-    are the content's last leading axes (a whole stack), then (Y, X)."""
+    are the content's last leading axes, then (Y, X). A whole stack's result starts where the content does;
+    one slice's result (``index``: the slice's index along all leading axes) sits at that slice."""
     plane = content.ndim - 2
     full = np.asarray((content.data[0] if content.multiscale else content.data).shape[plane:plane + 2])
     pixel = np.asarray(content.scale[-2:], float)
     scale = pixel * full / np.asarray(shape[lead:lead + 2])
     # pixel edges, not centres, line up with the content's: both cover the same extent
     translate = np.asarray(content.translate[-2:], float) + (scale - pixel) / 2
-    lead_axes = range(plane - lead, plane)
-    return Placement(tuple(float(s) for s in (*(content.scale[a] for a in lead_axes), *scale)),
-                     tuple(float(t) for t in (*(content.translate[a] for a in lead_axes), *translate)))
+    axes = range(plane - lead, plane)
+    at = [content.translate[a] + (index[a] * content.scale[a] if index else 0.0) for a in axes]
+    return Placement(tuple(float(s) for s in (*(content.scale[a] for a in axes), *scale)),
+                     tuple(float(t) for t in (*at, *translate)))

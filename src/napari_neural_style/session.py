@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,7 +18,7 @@ from napari.utils.notifications import show_error, show_warning
 from superqt.utils import GeneratorWorker
 
 from .engine.params import StyleParams
-from .engine.plan import make_plan
+from .engine.plan import StackPlan, make_plan
 from .layers import placement
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from .engine.progress import Progress
 
 METADATA_KEY = "neural_style"
+PACKAGE = Path(__file__).resolve().parent
 
 
 class Session:
@@ -41,7 +43,7 @@ class Session:
                  index: dict[str, list[int]], content_data: np.ndarray, styles: list[np.ndarray],
                  labels: np.ndarray | None, *, on_status: Callable[[str], None],
                  on_end: Callable[[Session], None]) -> None:
-        total = make_plan(params, np.shape(content_data), content.rgb).total
+        self.plan = make_plan(params, np.shape(content_data), content.rgb)
         self.viewer, self.content, self.style, self.params, self.index = viewer, content, style, params, index
         self.on_status, self.on_end = on_status, on_end
         self.output: Image | None = None
@@ -50,7 +52,8 @@ class Session:
         self.losses: dict[str, float] = {}
         self.error: str | None = None
         self.stopped = False
-        self.pbar = progress(total=total, desc=f"Neural style: {content.name} × {style.name}")
+        self._warned: set[str] = set()
+        self.pbar = progress(total=self.plan.total, desc=f"Neural style: {content.name} × {style.name}")
         self.worker: GeneratorWorker = create_worker(
             _run_steps, content_data, styles, params, labels, content.rgb, _worker_class=GeneratorWorker,
             _start_thread=False, _ignore_errors=True)
@@ -59,12 +62,17 @@ class Session:
         self.worker.warned.connect(self._on_warning)
         self.worker.finished.connect(self._on_finished)
 
+    @property
+    def lead(self) -> int:
+        """Leading axes of the output: the stack's, or the content's around a single-slice result."""
+        return len(self.plan.lead_shape) if isinstance(self.plan, StackPlan) else len(self.index["content"])
+
     def start(self) -> None:
         self.on_status("starting (loading the network)…")
         self.worker.start()
 
     def stop(self) -> None:
-        """Ask the run to end after the current step; the partial result stays in the output layer."""
+        """Ask the run to end after the current step; its current image stays in the output layer."""
         self.worker.quit()
         self.on_status("stopping after this step…")
 
@@ -89,15 +97,27 @@ class Session:
         self.last, self.steps, self.losses = p, p.step, p.losses
         where = f"slice {p.index} ({p.slices}) · " if p.index else ""
         self.on_status(f"{where}step {p.step}/{p.total} · {losses_text(p.losses)} · ETA {p.eta:.0f} s")
-        if p.result is not None:
-            self._show(p.result, lead=len(p.index))
+        if p.index and p.stack is not None:
+            self._show(p.stack[:self._rows(self._finished(p))])
+        elif not p.index and p.image is not None:
+            self._show(p.image.reshape((1,) * self.lead + p.image.shape))
         self.record()
         # last: napari's progress bar processes Qt events, so other handlers may run inside this call
         self.pbar.update(p.step - self.pbar.n)
 
-    def _show(self, data: np.ndarray, lead: int = 0) -> None:
-        """Put ``data`` (a plane, or with ``lead`` leading axes a stack) into the output layer, creating it
-        above the inputs, covering the content's extent, on the first call."""
+    def _finished(self, p: Progress) -> int:
+        """Slices of a whole-stack run finished by step ``p``."""
+        return int(np.ravel_multi_index(p.index, self.plan.lead_shape)) + int(p.stack is not None)
+
+    def _rows(self, finished: int) -> int:
+        """Entries along a stack's first axis holding ``finished`` slices (C order): unstarted ones are left
+        out of the output, not shown black."""
+        return -(-finished // int(np.prod(self.plan.lead_shape[1:])))
+
+    def _show(self, data: np.ndarray) -> None:
+        """Put ``data`` (the output's leading axes, then a plane) into the output layer, creating it on the
+        first call on top of the inputs and earlier results, covering the content's extent (a single slice's
+        result at that slice)."""
         layers = self.viewer.layers
         if self.output is not None:
             if self.output in layers:
@@ -105,30 +125,50 @@ class Session:
             return
         if self.content not in layers or self.style not in layers:  # removed: this run is ending
             return
-        where = placement(self.content, data.shape, lead)
-        self.output = Image(data, name=f"{self.content.name} × {self.style.name}", rgb=data.ndim > lead + 2,
-                            contrast_limits=(0.0, 1.0), scale=where.scale, translate=where.translate)
+        plane_index = self.index["content"] if not isinstance(self.plan, StackPlan) else []
+        where = placement(self.content, data.shape, self.lead, plane_index)
+        at = f"[{', '.join(map(str, plane_index))}]" if plane_index else ""
+        self.output = Image(data, name=f"{self.content.name}{at} × {self.style.name}",
+                            rgb=data.ndim > self.lead + 2, contrast_limits=(0.0, 1.0), scale=where.scale,
+                            translate=where.translate)
         self.record()
-        layers.insert(max(layers.index(self.content), layers.index(self.style)) + 1, self.output)
+        below = [self.content, self.style, *(layer for layer in layers if METADATA_KEY in layer.metadata)]
+        layers.insert(max(layers.index(layer) for layer in below) + 1, self.output)
 
     def _on_error(self, exc: Exception) -> None:
         self.error = str(exc) if isinstance(exc, (ValueError, _RunError)) else f"{type(exc).__name__}: {exc}"
-        self.on_status("failed: see the notification")
-        show_error(f"Neural style transfer stopped with an error: {self.error}")
+        self.on_status(f"failed: {self.error}")
+        show_error(f"Neural style transfer failed: {self.error}")
 
     def _on_warning(self, args: tuple) -> None:
-        show_warning(f"Neural style transfer: {args[0]}")
+        """Show the plugin's own warnings, once each (superqt hands over every thread's during the run)."""
+        message, filename = str(args[0]), args[2]
+        if Path(filename).resolve().is_relative_to(PACKAGE) and message not in self._warned:
+            self._warned.add(message)
+            show_warning(f"Neural style transfer: {message}")
 
     def _on_finished(self) -> None:
-        self.stopped = self.worker.abort_requested and (self.last is None or not self.last.done)
-        self.record()
-        if self.output is None and self.stopped:
-            self.on_status("stopped before the first preview")
+        last = self.last
+        self.stopped = self.worker.abort_requested and (last is None or not last.done)
+        if self.stopped and self.error is None:
+            self.on_status(self._keep_current(last))
         elif self.error is None:
-            self.on_status(f"{'stopped' if self.stopped else 'done'} after {self.steps} steps · "
-                           f"{losses_text(self.losses)}")
+            self.on_status(f"done after {self.steps} steps · {losses_text(self.losses)}")
+        self.record()
         self.pbar.close()
         self.on_end(self)
+
+    def _keep_current(self, last: Progress | None) -> str:
+        """After a stop: the current image into the output (a stack keeps its finished slices); the status."""
+        if last is None:
+            return "stopped before the first step"
+        head = f"stopped at step {last.step}/{last.total}"
+        if last.index:
+            return f"{head}: kept the {self._finished(last)} of {last.slices} slices finished"
+        if last.current is not None:
+            image = last.current()
+            self._show(image.reshape((1,) * self.lead + image.shape))
+        return f"{head}: kept the image of step {last.step} · {losses_text(self.losses)}"
 
 
 def losses_text(losses: dict[str, float]) -> str:

@@ -5,6 +5,7 @@ torch is imported only when the widget is built (to list devices) and inside the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
@@ -12,6 +13,8 @@ from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, Label, Li
                               create_widget)
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info
+from qtpy.QtCore import QEvent, QObject
+from qtpy.QtWidgets import QSizePolicy, QWidget
 
 from .engine.params import OPTIMIZERS, PRESERVE_COLOR, WEIGHT_SOURCES, StyleParams
 from .layers import plane_at, stack_data
@@ -48,7 +51,7 @@ class StyleTransferWidget(Container):
         controls = [
             create_widget(annotation=Image, name="content", label="content"),
             create_widget(annotation=Image, name="style", label="style"),
-            Select(name="more_styles", label="more styles", choices=self._image_choices, value=[],
+            Select(name="more_styles", label="more styles", choices=(), value=[],
                    tooltip="more style images (in layer order): blended with style, or with a labels layer "
                            "label 1 uses style, label 2 the first of these, …"),
             create_widget(annotation=Optional[Labels], name="regions", label="labels",  # noqa: UP007
@@ -79,17 +82,22 @@ class StyleTransferWidget(Container):
             Label(name="status", value=""),
         ]
         super().__init__(widgets=controls, labels=True)
+        self.more_styles.choices = self._image_choices  # after the content picker exists: it reads it
         self.more_styles.native.setMaximumHeight(MORE_STYLES_HEIGHT)  # a short list; it scrolls
+        self.status.native.setWordWrap(True)  # long messages wrap; the dock keeps its width
+        self.status.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.native.layout().addStretch(1)  # spare height goes below the controls, not between them
         self.advanced.changed.connect(self._show_advanced)
         self.weights.changed.connect(self._show_advanced)
         self._show_advanced()
         self.content.changed.connect(self._update_stack_option)
+        self.content.changed.connect(self.more_styles.reset_choices)
         self._update_stack_option()
         self.run_button.changed.connect(self.start)
         self.stop_button.changed.connect(self.stop)
         viewer.layers.events.removed.connect(self._on_layer_removed)
         self.native.destroyed.connect(self._on_destroyed)
+        self._undocked = _Undocked(self.native, self.stop)
 
     @property
     def worker(self) -> GeneratorWorker | None:
@@ -109,8 +117,9 @@ class StyleTransferWidget(Container):
             self[name].visible = self.advanced.value and (name != "weights_file" or self.weights.value == WEIGHTS_FILE)
 
     def _image_choices(self, _: Any) -> list[tuple[str, Image]]:
-        """This viewer's image layers, for the 'more styles' list."""
-        return [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, Image)]
+        """This viewer's image layers but the content and earlier results, for the 'more styles' list."""
+        return [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, Image)
+                and layer is not self.content.value and METADATA_KEY not in layer.metadata]
 
     def _update_stack_option(self) -> None:
         """'whole stack' only for content with more than two non-RGB dimensions."""
@@ -199,6 +208,21 @@ class StyleTransferWidget(Container):
         """Stop the run, if any, and wait up to ``wait_s`` for its thread to finish its step."""
         if self.session is not None:
             self.session.wait(wait_s)
+
+
+class _Undocked(QObject):
+    """Calls ``on_undocked`` when ``widget`` loses its parent: napari closing the dock (the widget itself
+    lives on, held by its run's signals, so it is not destroyed)."""
+
+    def __init__(self, widget: QWidget, on_undocked: Callable[[], None]) -> None:
+        super().__init__(widget)
+        self._on_undocked = on_undocked
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.ParentChange and obj.parent() is None:
+            self._on_undocked()
+        return False
 
 
 def params_from_widget(widget: StyleTransferWidget) -> StyleParams:
