@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -32,7 +33,15 @@ LOSS_FORMATS = {"style": ".1e", "content": ".2g", "tv": ".2g"}  # losses shown o
 
 
 class CliError(Exception):
-    """Bad input: reported as one line and exit status 2."""
+    """Bad input: reported as one line and exit ``status`` (2)."""
+
+    status = 2
+
+
+class SavedElsewhere(CliError):
+    """The result could not be written where asked and went to a fallback path: exit status 1."""
+
+    status = 1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -146,13 +155,13 @@ def params_from(args: argparse.Namespace) -> StyleParams:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 done, 2 bad input, 130 interrupted)."""
+    """Run the command line; returns the exit status (0 done, 1 saved elsewhere, 2 bad input, 130 interrupted)."""
     try:
         args = build_parser().parse_args(argv)
         return _run(args)
     except CliError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.status
     except SystemExit as exc:  # --help, --version
         return int(exc.code or 0)
     except KeyboardInterrupt:  # before the run started: nothing to save
@@ -165,6 +174,7 @@ def _run(args: argparse.Namespace) -> int:
         raise CliError(f"output {out} must end in one of {', '.join(WRITABLE)}")
     if not out.parent.is_dir():
         raise CliError(f"output folder {out.parent} does not exist")
+    _check_writable(out)
     if args.save_every < 0:
         raise CliError(f"--save-every must be 0 or more, got {args.save_every}")
     try:
@@ -178,19 +188,25 @@ def _run(args: argparse.Namespace) -> int:
     labels = read_image(args.labels, "labels") if args.labels else None
     styles = [read_image(path, "style") for path in args.style]
     init = _read_init(args.init) if params.init == "image" else None
+    extra = {} if labels is None else {"labels": labels}
+    return _stylize(args, content, styles, params, init_image=init, **extra)
 
+
+def _stylize(args: argparse.Namespace, content: np.ndarray, styles: list[np.ndarray], params: StyleParams,
+             **inputs: np.ndarray | None) -> int:
+    """The run with its progress bar; saves the result, or on Ctrl-C the current image (exit 130)."""
     from .engine.transfer import stylize_steps
 
-    bar, start, last, result = None, time.perf_counter(), None, None
+    out: Path = args.output
+    bar, start, p, last = None, time.perf_counter(), None, None
     try:
         try:
-            extra = {} if labels is None else {"labels": labels}
-            for p in stylize_steps(content, styles, params, init_image=init, **extra):
+            for p in stylize_steps(content, styles, params, **inputs):
                 if not args.quiet:
                     bar = bar if bar is not None else progress_bar(p.total, sys.stderr)
                     show_progress(bar, p)
                 if p.result is not None:
-                    last, result = p, p.result
+                    last = p
                 if p.image is not None and args.save_every and p.step % args.save_every == 0 and not p.done:
                     _save(out.with_name(f"{out.stem}_step{p.step:04d}.png"), p.image)
         finally:  # the bar's line ends before anything else is written
@@ -199,12 +215,16 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CliError(_one_line(exc)) from None
     except KeyboardInterrupt:
-        if last is not None:
-            _save(out, result)
-        saved = f"partial result of step {last.step} saved to {out}" if last else "nothing saved"
-        _report(args, f"interrupted: {saved}")
+        if p is not None and not p.index and p.current is not None:  # one image: as it is now
+            _save_result(out, p.current())
+            _report(args, f"interrupted: the image of step {p.step} saved to {out}")
+        elif last is not None:  # a stack: its finished slices
+            _save_result(out, last.result)
+            _report(args, f"interrupted: the slices finished by step {last.step} saved to {out}")
+        else:
+            _report(args, "interrupted: nothing saved")
         return 130
-    _save(out, result)
+    _save_result(out, last.result)
     _report(args, f"done: {last.total} steps in {_format_time(time.perf_counter() - start)}, saved to {out}")
     return 0
 
@@ -219,6 +239,33 @@ def _read_init(value: str) -> np.ndarray:
     if not Path(value).is_file():
         raise CliError(f"--init {value}: use content, noise or the path of an existing image")
     return read_image(Path(value), "init")
+
+
+def _check_writable(path: Path) -> None:
+    """CliError now, before the run, unless a file can be written at ``path``."""
+    try:
+        if path.exists():
+            with open(path, "ab"):  # opened, not changed
+                pass
+        else:
+            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix):
+                pass
+    except OSError as exc:
+        raise CliError(f"output {path} is not writable: {_one_line(exc)}") from None
+
+
+def _save_result(path: Path, image: np.ndarray) -> None:
+    """Write the result to ``path``; if that fails, to the temporary folder, and say where (SavedElsewhere)."""
+    try:
+        write_image(path, image)
+    except (OSError, ValueError) as exc:
+        reason = f"could not write {path}: {_one_line(exc)}"
+        fallback = Path(tempfile.gettempdir()) / f"{PROG}-{path.name}"
+        try:
+            write_image(fallback, image)
+        except (OSError, ValueError):
+            raise CliError(f"{reason}; nor {fallback}") from None
+        raise SavedElsewhere(f"{reason}; the result is saved to {fallback} instead") from None
 
 
 def _save(path: Path, image: np.ndarray) -> None:
