@@ -212,7 +212,8 @@ def test_unreadable_weights_notify(viewer_widget, qtbot, tmp_path):
 def test_the_dock_keeps_its_width(viewer_widget, qtbot, tmp_path):
     """A long status (here a failure's reason with a long path) wraps instead of widening the dock."""
     viewer, widget = viewer_widget
-    qtbot.wait(50)
+    viewer.window.show()  # hidden widgets are not laid out
+    qtbot.wait(100)
     width = widget.native.width()
     bad = tmp_path / ("a_weights_file_with_a_long_descriptive_name_" * 3 + ".pth")
     bad.write_bytes(b"not a state dict")
@@ -220,7 +221,7 @@ def test_the_dock_keeps_its_width(viewer_widget, qtbot, tmp_path):
     widget.weights_file.value = bad
     widget.run_button.clicked.emit()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
-    qtbot.wait(50)
+    qtbot.wait(100)
     assert str(bad) in widget.status.value and widget.native.width() == width
 
 

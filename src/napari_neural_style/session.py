@@ -137,7 +137,7 @@ class Session:
 
     def _on_error(self, exc: Exception) -> None:
         self.error = str(exc) if isinstance(exc, (ValueError, _RunError)) else f"{type(exc).__name__}: {exc}"
-        self.on_status(f"failed: {self.error}")
+        self.on_status(f"failed: {self.error.strip().splitlines()[0]}")  # the full reason is in the notification
         show_error(f"Neural style transfer failed: {self.error}")
 
     def _on_warning(self, args: tuple) -> None:
