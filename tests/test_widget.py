@@ -11,6 +11,7 @@ from napari.utils.notifications import NotificationSeverity, notification_manage
 from qtpy.QtCore import QTimer
 from skimage import data
 
+from napari_neural_style.engine.params import StyleParams
 from napari_neural_style.engine.plan import make_plan
 from napari_neural_style.widget import METADATA_KEY, StyleTransferWidget, params_from_widget
 RUN_TIMEOUT_MS = 120_000
@@ -169,6 +170,46 @@ def test_more_styles_lists_neither_the_content_nor_results(viewer_widget, qtbot)
     assert [layer.name for layer in widget.more_styles.choices] == ["b"]
     widget.content.value = viewer.layers["b"]
     assert [layer.name for layer in widget.more_styles.choices] == ["a"]
+
+
+def test_use_these_settings_restores_every_control(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    widget.steps.value, widget.style_weight.value, widget.seed.value = 2, "7", 3
+    widget.preserve_color.value, widget.tile_size.value, widget.tile_overlap.value = "luminance", 48, 8
+    widget.run_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    result = output(viewer)
+    widget.steps.value, widget.style_weight.value, widget.seed.value = 9, "100", 0
+    widget.preserve_color.value, widget.tile_size.value, widget.optimizer.value = "none", 0, "adam"
+    widget.content.value, widget.style.value = viewer.layers["b"], viewer.layers["a"]
+    viewer.layers.selection.active = viewer.layers["a"]
+    assert not widget.reuse_button.enabled  # not a result
+    viewer.layers.selection.active = result
+    widget.reuse_button.clicked.emit()
+    assert (widget.content.value.name, widget.style.value.name) == ("a", "b")
+    assert params_from_widget(widget) == StyleParams(**result.metadata[METADATA_KEY]["params"])
+
+
+def test_continue_goes_on_from_a_result(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    widget.steps.value = 4
+    losses: list[list[float]] = [[], []]
+    widget.run_button.clicked.emit()
+    widget.worker.yielded.connect(lambda p: losses[0].append(p.losses["total"]))
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    first = output(viewer)
+    viewer.layers.selection.active = first
+    assert widget.continue_button.enabled
+    widget.steps.value = 3
+    widget.continue_button.clicked.emit()
+    widget.worker.yielded.connect(lambda p: losses[1].append(p.losses["total"]))
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    second = viewer.layers[-1]
+    meta = second.metadata[METADATA_KEY]
+    assert second.name == "a × b [1]" and meta["continues"] == {"layer": "a × b", "steps_done": 4}
+    assert meta["steps_done"] == 3 and meta["params"]["init"] == "image" and meta["params"]["scales"] == 1
+    assert losses[1][0] < 1.1 * losses[0][-1] < losses[0][0]  # it starts where the first run ended
+    assert not np.array_equal(second.data, first.data)
 
 
 @pytest.mark.parametrize("problem", ["same layer", "no image", "bad number"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import output
+from conftest import output, outputs
 from skimage import data
 
 from napari_neural_style.engine.plan import make_plan
@@ -91,3 +91,26 @@ def test_labels_pick_a_style_per_region(viewer_widget, qtbot):
     right = out[:, 25:]  # label 0 (columns 36+ of 48 → 24+ of 32): the content, gray
     assert np.abs(right - right.mean(axis=-1, keepdims=True)).max() < 1e-5
     assert np.abs(out[:, :15] - out[:, :15].mean(axis=-1, keepdims=True)).max() > 0.01  # stylised: colour
+
+
+def test_continue_a_slice_result_with_labels_and_more_styles(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    labels = np.zeros((40, 48), np.uint8)
+    labels[:, :24], labels[:, 24:] = 1, 2
+    viewer.add_labels(labels, name="regions")
+    widget.regions.value, widget.more_styles.value = viewer.layers["regions"], [viewer.layers["c"]]
+    viewer.dims.set_point(0, 2)
+    widget.run_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    first = output(viewer)
+    viewer.dims.set_point(0, 0)  # elsewhere now: the continued run still reads slice 2
+    widget.regions.value, widget.more_styles.value = None, []
+    viewer.layers.selection.active = first
+    widget.steps.value = 2
+    widget.continue_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    second = outputs(viewer)[-1]
+    meta = second.metadata[METADATA_KEY]
+    assert second.name == "stack[2] × b [1]" and second.translate[0] == 2 and second.data.shape == (1, 27, 32, 3)
+    assert meta["plane_index"]["content"] == [2] and meta["labels"] == "regions" and meta["more_styles"] == ["c"]
+    assert meta["continues"]["layer"] == "stack[2] × b" and meta["steps_done"] == 2 and meta["error"] is None

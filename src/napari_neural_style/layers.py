@@ -6,7 +6,8 @@ Plain functions of a layer and a world point, testable without a viewer.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from napari.layers import Image, Labels
@@ -20,6 +21,41 @@ class Placement:
 
     scale: tuple[float, ...]
     translate: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """What a run reads: the content and style layers (for placement and names), the arrays for the engine
+    (``content_data``: a plane or a whole stack), and ``about``: the picks the output's metadata records
+    (plane_index, whole_stack, more_styles, labels, continues)."""
+
+    content: Image
+    style: Image
+    content_data: np.ndarray
+    styles: list[np.ndarray]
+    labels: np.ndarray | None
+    about: dict[str, Any] = field(default_factory=dict)
+    init_image: np.ndarray | None = None
+
+
+def read_inputs(content: Image, style: Image, more: Sequence[Image], labels: Labels | None, point: Sequence[float],
+                size: int, *, whole_stack: bool = False, init_image: np.ndarray | None = None,
+                continues: dict[str, Any] | None = None) -> RunInputs:
+    """The arrays of a run at world ``point``: content and style planes (the whole content stack with
+    ``whole_stack``), ``more`` styles' planes after the style, and the labels' plane (or stack)."""
+    content_data, content_index = plane_at(content, point, size)
+    style_plane, style_index = plane_at(style, point, size)
+    more = [layer for layer in more if layer is not content and layer is not style]
+    styles = [style_plane] + [plane_at(layer, point, size)[0] for layer in more]
+    if whole_stack:
+        content_data, content_index = stack_data(content, size), []
+    lab = None
+    if labels is not None:
+        lab = np.asarray(labels.data) if whole_stack and labels.ndim == content.ndim else plane_at(labels, point, size)[0]
+    about = {"plane_index": {"content": content_index, "style": style_index}, "whole_stack": whole_stack,
+             "more_styles": [layer.name for layer in more], "labels": labels.name if labels is not None else None,
+             "continues": continues}
+    return RunInputs(content, style, content_data, styles, lab, about, init_image)
 
 
 def _level(layer: Layer, size: int) -> np.ndarray | object:

@@ -19,7 +19,7 @@ from superqt.utils import GeneratorWorker
 
 from .engine.params import StyleParams
 from .engine.plan import StackPlan, make_plan
-from .layers import placement
+from .layers import RunInputs, placement
 
 if TYPE_CHECKING:
     import napari
@@ -31,7 +31,7 @@ PACKAGE = Path(__file__).resolve().parent
 
 
 class Session:
-    """A run of ``params`` on ``content_data`` (a plane or a whole stack) with ``styles`` and ``labels``.
+    """A run of ``params`` on ``inputs``.
 
     It streams previews into its output layer (created on the first image, above the inputs), keeps the
     layer's metadata current (everything needed to re-run it), and reports through ``on_status`` (one
@@ -39,12 +39,11 @@ class Session:
     (ValueError for the user); ``start`` launches the worker.
     """
 
-    def __init__(self, viewer: napari.viewer.Viewer, content: Image, style: Image, params: StyleParams,
-                 index: dict[str, list[int]], content_data: np.ndarray, styles: list[np.ndarray],
-                 labels: np.ndarray | None, *, on_status: Callable[[str], None],
-                 on_end: Callable[[Session], None]) -> None:
-        self.plan = make_plan(params, np.shape(content_data), content.rgb)
-        self.viewer, self.content, self.style, self.params, self.index = viewer, content, style, params, index
+    def __init__(self, viewer: napari.viewer.Viewer, inputs: RunInputs, params: StyleParams, *,
+                 on_status: Callable[[str], None], on_end: Callable[[Session], None]) -> None:
+        content, style = inputs.content, inputs.style
+        self.plan = make_plan(params, np.shape(inputs.content_data), content.rgb)
+        self.viewer, self.content, self.style, self.params, self.about = viewer, content, style, params, inputs.about
         self.on_status, self.on_end = on_status, on_end
         self.output: Image | None = None
         self.last: Progress | None = None
@@ -55,8 +54,8 @@ class Session:
         self._warned: set[str] = set()
         self.pbar = progress(total=self.plan.total, desc=f"Neural style: {content.name} × {style.name}")
         self.worker: GeneratorWorker = create_worker(
-            _run_steps, content_data, styles, params, labels, content.rgb, _worker_class=GeneratorWorker,
-            _start_thread=False, _ignore_errors=True)
+            _run_steps, inputs.content_data, inputs.styles, params, labels=inputs.labels, rgb=content.rgb,
+            init_image=inputs.init_image, _worker_class=GeneratorWorker, _start_thread=False, _ignore_errors=True)
         self.worker.yielded.connect(self._on_progress)
         self.worker.errored.connect(self._on_error)
         self.worker.warned.connect(self._on_warning)
@@ -65,7 +64,12 @@ class Session:
     @property
     def lead(self) -> int:
         """Leading axes of the output: the stack's, or the content's around a single-slice result."""
-        return len(self.plan.lead_shape) if isinstance(self.plan, StackPlan) else len(self.index["content"])
+        return len(self.plan.lead_shape) if isinstance(self.plan, StackPlan) else len(self._plane_index)
+
+    @property
+    def _plane_index(self) -> list[int]:
+        """The content's slice of a single-slice run (empty for 2D content and whole stacks)."""
+        return [] if isinstance(self.plan, StackPlan) else list(self.about["plane_index"]["content"])
 
     def start(self) -> None:
         self.on_status("starting (loading the network)…")
@@ -88,8 +92,8 @@ class Session:
         if self.output is not None:
             self.output.metadata[METADATA_KEY] = {
                 "params": self.params.to_dict(), "content": self.content.name, "style": self.style.name,
-                "plane_index": self.index, "steps_done": self.steps, "losses": dict(self.losses),
-                "stopped": self.stopped, "error": self.error,
+                **self.about, "steps_done": self.steps, "losses": dict(self.losses), "stopped": self.stopped,
+                "error": self.error,
             }
 
     # -- worker signals -------------------------------------------------------------------------------
@@ -125,7 +129,7 @@ class Session:
             return
         if self.content not in layers or self.style not in layers:  # removed: this run is ending
             return
-        plane_index = self.index["content"] if not isinstance(self.plan, StackPlan) else []
+        plane_index = self._plane_index
         where = placement(self.content, data.shape, self.lead, plane_index)
         at = f"[{', '.join(map(str, plane_index))}]" if plane_index else ""
         self.output = Image(data, name=f"{self.content.name}{at} × {self.style.name}",
@@ -175,8 +179,8 @@ def losses_text(losses: dict[str, float]) -> str:
     return " · ".join(f"{k} {v:.3g}" for k, v in losses.items() if k != "total")
 
 
-def _run_steps(content: np.ndarray, style: list[np.ndarray], params: StyleParams, labels: np.ndarray | None,
-               rgb: bool) -> Iterator[Progress]:
+def _run_steps(content: np.ndarray, style: list[np.ndarray], params: StyleParams, *, labels: np.ndarray | None,
+               rgb: bool, init_image: np.ndarray | None) -> Iterator[Progress]:
     """``stylize_steps`` for the worker thread, with autograd on there (grad mode is per thread)."""
     import torch
 
@@ -184,7 +188,7 @@ def _run_steps(content: np.ndarray, style: list[np.ndarray], params: StyleParams
 
     torch.set_grad_enabled(True)
     try:
-        yield from stylize_steps(content, style, params, labels=labels, rgb=rgb)
+        yield from stylize_steps(content, style, params, labels=labels, rgb=rgb, init_image=init_image)
     except RuntimeError as exc:  # superqt takes a RuntimeError for a deleted worker: no signal, a hung run
         raise _RunError(f"{type(exc).__name__}: {exc}") from exc
 

@@ -17,8 +17,9 @@ from qtpy.QtCore import QEvent, QObject
 from qtpy.QtWidgets import QSizePolicy, QWidget
 
 from .engine.params import OPTIMIZERS, PRESERVE_COLOR, WEIGHT_SOURCES, StyleParams
-from .layers import plane_at, stack_data
+from .layers import RunInputs, read_inputs
 from .options import INIT_CHOICES, help_text
+from .reuse import continue_params, control_values
 from .session import METADATA_KEY, Session
 
 if TYPE_CHECKING:
@@ -79,6 +80,10 @@ class StyleTransferWidget(Container):
             SpinBox(name="tile_overlap", value=d.tile_overlap, min=0, max=1 << 15, tooltip=tip("tile_overlap")),
             PushButton(name="run_button", text="Run"),
             PushButton(name="stop_button", text="Stop", enabled=False),
+            PushButton(name="reuse_button", text="Use these settings", enabled=False,
+                       tooltip="set every control as for the selected result layer"),
+            PushButton(name="continue_button", text="Continue", enabled=False,
+                       tooltip="'steps' more steps from the selected result's image, with its settings"),
             Label(name="status", value=""),
         ]
         super().__init__(widgets=controls, labels=True)
@@ -95,6 +100,9 @@ class StyleTransferWidget(Container):
         self._update_stack_option()
         self.run_button.changed.connect(self.start)
         self.stop_button.changed.connect(self.stop)
+        self.reuse_button.changed.connect(self.use_settings)
+        self.continue_button.changed.connect(self.continue_run)
+        viewer.layers.selection.events.active.connect(self._update_result_buttons)
         viewer.layers.events.removed.connect(self._on_layer_removed)
         self.native.destroyed.connect(self._on_destroyed)
         self._undocked = _Undocked(self.native, self.stop)
@@ -128,19 +136,6 @@ class StyleTransferWidget(Container):
         if not self.whole_stack.enabled:
             self.whole_stack.value = False
 
-    def _extra_inputs(self, content: Image, style: Image, style_plane: np.ndarray, size: int
-                      ) -> tuple[list[np.ndarray], np.ndarray | None]:
-        """All style images (the style, then 'more styles') and the labels for the run, if any."""
-        point = self.viewer.dims.point
-        more = [layer for layer in self.more_styles.value if layer is not content and layer is not style]
-        styles = [style_plane] + [plane_at(layer, point, size)[0] for layer in more]
-        labels = self.regions.value
-        if labels is None:
-            return styles, None
-        if self.whole_stack.value and labels.ndim == content.ndim:
-            return styles, np.asarray(labels.data)
-        return styles, plane_at(labels, point, size)[0]
-
     def _layers(self) -> tuple[Image, Image]:
         """The chosen content and style layers; ValueError with a sentence for the user otherwise."""
         content, style = self.content.value, self.style.value
@@ -152,31 +147,89 @@ class StyleTransferWidget(Container):
             raise ValueError(f"content and style are both '{content.name}': choose two different image layers")
         return content, style
 
+    def _named(self, name: str) -> Image | Labels:
+        """This viewer's layer called ``name``; ValueError when it is gone."""
+        if name not in self.viewer.layers:
+            raise ValueError(f"layer '{name}' of that run is no longer in the viewer")
+        return self.viewer.layers[name]
+
+    def _selected_result(self) -> tuple[Image, dict[str, Any]]:
+        """The selected output layer and its metadata; ValueError if the selection is not a result."""
+        layer = self.viewer.layers.selection.active
+        if layer is None or METADATA_KEY not in layer.metadata:
+            raise ValueError("select a result layer (one made by this widget) first")
+        return layer, layer.metadata[METADATA_KEY]
+
+    def _update_result_buttons(self, *_: Any) -> None:
+        layer = self.viewer.layers.selection.active
+        meta = layer.metadata.get(METADATA_KEY) if layer is not None else None
+        self.reuse_button.enabled = meta is not None
+        self.continue_button.enabled = meta is not None and not meta.get("whole_stack") and self.session is None
+
     # -- run ------------------------------------------------------------------------------------------
     def start(self) -> None:
         """Validate the settings and start a run in a worker thread (errors become notifications)."""
-        if self.session is not None:
-            return
-        point = self.viewer.dims.point
         try:
             content, style = self._layers()
             params = params_from_widget(self)
-            content_data, content_index = plane_at(content, point, params.size)
-            style_plane, style_index = plane_at(style, point, params.size)
-            styles, labels = self._extra_inputs(content, style, style_plane, params.size)
-            if self.whole_stack.value:
-                content_data, content_index = stack_data(content, params.size), []
-            session = Session(self.viewer, content, style, params, {"content": content_index, "style": style_index},
-                              content_data, styles, labels, on_status=self._set_status, on_end=self._on_end)
+            inputs = read_inputs(content, style, self.more_styles.value, self.regions.value, self.viewer.dims.point,
+                                 params.size, whole_stack=self.whole_stack.value)
+        except ValueError as exc:
+            show_error(f"Neural style transfer cannot start: {exc}")
+            return
+        self._launch(inputs, params)
+
+    def continue_run(self) -> None:
+        """Run 'steps' more steps from the selected result's image, with the settings it records."""
+        try:
+            layer, meta = self._selected_result()
+            params = continue_params(meta, self.steps.value, self.preview_every.value)
+            content, style = self._named(meta["content"]), self._named(meta["style"])
+            more = [self._named(name) for name in meta["more_styles"]]
+            labels = self._named(meta["labels"]) if meta["labels"] else None
+            at = content.data_to_world([*meta["plane_index"]["content"], 0, 0])
+            point = [*self.viewer.dims.point[:-len(at)], *at]  # the content's slice that the result came from
+            image = np.asarray(layer.data).reshape(layer.data.shape[len(meta["plane_index"]["content"]):])
+            inputs = read_inputs(content, style, more, labels, point, params.size, init_image=image,
+                                 continues={"layer": layer.name, "steps_done": meta["steps_done"]})
+        except ValueError as exc:
+            show_error(f"Neural style transfer cannot continue: {exc}")
+            return
+        self._launch(inputs, params)
+
+    def use_settings(self) -> None:
+        """Set every control as for the selected result's run (layers that are gone are left as they are)."""
+        try:
+            _, meta = self._selected_result()
+        except ValueError as exc:
+            show_error(f"Neural style transfer: {exc}")
+            return
+        layers = self.viewer.layers
+        picks = {name: layers[meta[name]] for name in ("content", "style") if meta[name] in layers}
+        picks["regions"] = layers[meta["labels"]] if meta["labels"] in layers else None
+        picks["more_styles"] = [layers[name] for name in meta["more_styles"] if name in layers]
+        values = control_values(meta)
+        if values["weights"] not in WEIGHT_SOURCES:
+            self.weights_file.value, values["weights"] = values["weights"], WEIGHTS_FILE
+        if values["device"] not in self.device.choices:
+            del values["device"]
+        for name, value in (picks | values).items():  # layers first: they decide what 'whole stack' allows
+            self[name].value = value
+
+    def _launch(self, inputs: RunInputs, params: StyleParams) -> None:
+        if self.session is not None:
+            return
+        try:
+            session = Session(self.viewer, inputs, params, on_status=self._set_status, on_end=self._on_end)
         except ValueError as exc:
             show_error(f"Neural style transfer cannot start: {exc}")
             return
         self.session = session
-        self.run_button.enabled, self.stop_button.enabled = False, True
+        self.run_button.enabled, self.stop_button.enabled, self.continue_button.enabled = False, True, False
         session.start()
 
     def stop(self) -> None:
-        """Ask the run to end after the current step; the partial result stays in the output layer."""
+        """Ask the run to end after the current step; its current image stays in the output layer."""
         if self.session is not None:
             self.stop_button.enabled = False
             self.session.stop()
@@ -190,6 +243,7 @@ class StyleTransferWidget(Container):
             self.session = None
         if self._alive:
             self.run_button.enabled, self.stop_button.enabled = True, False
+            self._update_result_buttons()
 
     # -- shutdown -------------------------------------------------------------------------------------
     _alive = True
