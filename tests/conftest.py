@@ -1,8 +1,12 @@
-"""Shared fixtures: the widget docked in a real viewer through the plugin manifest."""
+"""Shared fixtures and helpers: the widget docked in a real viewer through the plugin manifest, its output
+layer, the error notifications since a point."""
 
 from __future__ import annotations
 
 import pytest
+from napari.utils.notifications import NotificationSeverity, notification_manager
+
+from napari_neural_style.widget import METADATA_KEY
 
 PLUGIN = "napari-neural-style"
 SHUTDOWN_TIMEOUT_MS = 180_000
@@ -30,3 +34,18 @@ def docked(make_napari_viewer, qtbot):
     for widget in widgets:
         widget.shutdown()
         qtbot.waitUntil(lambda w=widget: w.worker is None, timeout=SHUTDOWN_TIMEOUT_MS)
+
+
+def outputs(viewer) -> list:
+    """The viewer's output layers (those carrying run metadata), bottom to top."""
+    return [layer for layer in viewer.layers if METADATA_KEY in layer.metadata]
+
+
+def output(viewer):
+    """The viewer's first output layer."""
+    return outputs(viewer)[0]
+
+
+def notifications_since(n: int, severity: NotificationSeverity = NotificationSeverity.ERROR) -> list[str]:
+    """Messages of ``severity`` notified after the first ``n`` records."""
+    return [r.message for r in notification_manager.records[n:] if r.severity == severity]

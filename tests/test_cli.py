@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import re
+import shutil
 import subprocess
+import tempfile
 import sys
 from pathlib import Path
 
@@ -45,9 +48,10 @@ def test_end_to_end(images, tmp_path):
     code, _, err = _cli(images["content.png"], images["style.png"], "-o", out, "--size", 48, "--steps", 4,
                         "--optimizer", "adam", "--save-every", 2)  # Adam moves far in 4 steps, L-BFGS not yet
     assert code == 0, err
-    assert "Traceback" not in err and err.count("\n") == 1
-    assert re.search(r"\rstep 4/4 \[=+\] 100% style \S+ content \S+ elapsed \d+s ETA 0s", err)
-    assert err.endswith(f"saved to {out}\n") and "\rdone: 4 steps in" in err
+    assert "Traceback" not in err and err.count("\n") == 2  # the bar's last state, then the summary
+    bar, summary = err.rstrip("\n").split("\n")
+    assert re.search(r"100%\|.*\| 4/4 \[.*, style \S+ content \S+\]$", bar), bar
+    assert summary.startswith("done: 4 steps in") and summary.endswith(f"saved to {out}")
     with Image.open(out) as im:
         assert (im.size, im.mode) == ((48, 36), "RGB")
         result = np.asarray(im, dtype=float)
@@ -77,6 +81,7 @@ BAD_INPUT = [  # (arguments, with {placeholders} for the fixture's paths; fragme
     ("{content} {style}", "the following arguments are required: -o/--output"),
     ("{content} {style} -o {tmp}/out.bmp", "must end in one of .png"),
     ("{content} {style} -o {tmp}/no/out.png", "output folder {tmp}/no does not exist"),
+    ("{content} {style} -o /proc/out.png", "output /proc/out.png is not writable"),
     ("{content} {style} -o {out} --init nois", "use content, noise or the path of an existing image"),
     ("{content} {style} -o {out} --style-blend 1 2", "style_blend has 2 weights for 1 style images"),
     ("{content} {style} -o {out} --size 16", "raise size"),
@@ -126,27 +131,48 @@ def test_16_bit_tiff_in_float_tiff_out(tmp_path, images, capsys):
     assert 0.0 <= result.min() and result.max() <= 1.0 and result.std() > 0.1
 
 
-def _fake_run(images_before_interrupt: int):
-    """A stylize_steps stand-in that yields previews, then is interrupted as by Ctrl-C."""
+def _fake_run(steps: int, previews: int, interrupt: bool = True, remove: Path | None = None):
+    """A stylize_steps stand-in: ``steps`` steps whose current image is step / 10, previews on the first
+    ``previews`` of them, then Ctrl-C (``interrupt``); ``remove`` deletes that folder on the way."""
     def fake(content, style, params, init_image=None):
-        for step in range(1, images_before_interrupt + 1):
-            yield Progress(step, 10, {"style": 1.0, "total": 1.0}, 0.1, 1.0, 0, 1, (36, 48),
-                           np.full((36, 48, 3), step / 10, np.float32))
-        raise KeyboardInterrupt
+        for step in range(1, steps + 1):
+            def current(step=step):
+                return np.full((36, 48, 3), step / 10, np.float32)
+
+            yield Progress(step, 10 if interrupt else steps, {"style": 1.0, "total": 1.0}, 0.1, 1.0, 0, 1,
+                           (36, 48), current() if step <= previews or step == steps and not interrupt else None,
+                           current=current)
+            if remove is not None:
+                shutil.rmtree(remove, ignore_errors=True)
+        if interrupt:
+            raise KeyboardInterrupt
     return fake
 
 
 @pytest.mark.parametrize("previews", [0, 2])
-def test_ctrl_c_saves_partial_result(images, tmp_path, capsys, monkeypatch, previews):
-    monkeypatch.setattr(transfer, "stylize_steps", _fake_run(previews))
+def test_ctrl_c_saves_the_current_image(images, tmp_path, capsys, monkeypatch, previews):
+    monkeypatch.setattr(transfer, "stylize_steps", _fake_run(3, previews))
     out = tmp_path / "out.png"
     assert cli.main([str(images["content.png"]), str(images["style.png"]), "-o", str(out)]) == 130
     err = capsys.readouterr().err
-    assert "interrupted" in err and "Traceback" not in err
-    assert out.exists() == bool(previews)
-    if previews:
-        with Image.open(out) as im:
-            assert np.asarray(im).mean() == pytest.approx(0.2 * 255, abs=1)  # the last preview
+    assert err.endswith(f"interrupted: the image of step 3 saved to {out}\n") and "Traceback" not in err
+    with Image.open(out) as im:
+        assert np.asarray(im).mean() == pytest.approx(0.3 * 255, abs=1)  # step 3, not the last preview
+
+
+def test_unwritable_at_the_end_saves_elsewhere(images, tmp_path, capsys, monkeypatch):
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(transfer, "stylize_steps", _fake_run(2, 0, interrupt=False, remove=folder))
+    code = cli.main([str(images["content.png"]), str(images["style.png"]), "-o", str(folder / "out.png")])
+    err = capsys.readouterr().err
+    fallback = tmp_path / "napari-neural-style-out.png"
+    line = err.split("\n")[-2]  # below the progress bar
+    assert code == 1 and line.startswith(PREFIX + f"could not write {folder / 'out.png'}: ")
+    assert line.endswith(f"; the result is saved to {fallback} instead") and "Traceback" not in err
+    with Image.open(fallback) as im:
+        assert np.asarray(im).mean() == pytest.approx(0.2 * 255, abs=1)
 
 
 def test_options_reach_stylize_steps(images, tmp_path, monkeypatch):
@@ -169,22 +195,14 @@ def test_options_reach_stylize_steps(images, tmp_path, monkeypatch):
     assert len(seen["style"]) == 2 and (tmp_path / "o.jpg").is_file()
 
 
-def test_progress_line_format():
-    class Stream:
-        text = ""
-
-        def write(self, s: str) -> None:
-            self.text += s
-
-        def flush(self) -> None:
-            pass
-
-    stream = Stream()
-    bar = cli.ProgressBar(stream, width=10)
-    bar.update(Progress(120, 300, {"style": 1234.0, "content": 3.4, "total": 1237.4}, 12.2, 18.4, 1, 3, (9, 9)))
-    assert stream.text == "\rstep 120/300 [====>     ]  40% style 1.2e+03 content 3.4 elapsed 12s ETA 18s"
-    bar.close("done")
-    assert stream.text.endswith("\rdone" + " " * (len(stream.text.split("\r")[1]) - 4) + "\n")
+def test_progress_bar_shows_steps_and_losses():
+    stream = io.StringIO()
+    bar = cli.progress_bar(300, stream)
+    cli.show_progress(bar, Progress(120, 300, {"style": 1234.0, "content": 3.4, "total": 1237.4}, 12.2, 18.4, 1, 3,
+                                    (9, 9)))
+    bar.close()
+    line = stream.getvalue().split("\r")[-1]
+    assert line.startswith(" 40%|") and "120/300" in line and line.endswith("style 1.2e+03 content 3.4]\n"), line
 
 
 def test_write_image_formats(tmp_path):

@@ -113,3 +113,28 @@ def test_stylize_leaves_inputs_untouched():
         assert original.dtype == copy.dtype
     assert out.shape == (26, 32, 4) and out.dtype == np.float32
     assert out[..., 3].mean() == pytest.approx(content[..., 3].mean() / 65535, abs=0.02)  # alpha resized along
+
+
+def test_ragged_lists_are_named():
+    with pytest.raises(ValueError, match=r"^content image is not a regular array \(nested lists of unequal"):
+        stylize([[0.0] * 20, [0.0] * 19] * 10, np.zeros((20, 20)), size=32, steps=1)
+
+
+def test_channels_first_torch_tensors_are_refused():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ValueError, match=r"torch tensor of shape \(3, 32, 40\): channels first .*permute\(1, 2, 0\)"):
+        stylize(torch.rand(3, 32, 40), np.zeros((20, 20)), size=32, steps=1)
+    with pytest.raises(ValueError, match=r"style image is a torch tensor of shape \(1, 3, 20, 20\)"):
+        stylize(np.zeros((32, 40)), torch.rand(1, 3, 20, 20), size=32, steps=1)
+
+
+def test_a_wrong_weights_dict_says_what_differs(tmp_path):
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "resnet.pt"
+    torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7), "0.weight": torch.zeros(8, 3, 3, 3)}, path)
+    with pytest.raises(ValueError) as info:
+        stylize(np.zeros((32, 32)), np.zeros((32, 32)), size=32, steps=1, weights=str(path), device="cpu")
+    message = str(info.value)
+    assert "do not fit VGG19's layers: " in message and not message.endswith(":")
+    assert "31 missing keys (e.g. 0.bias)" in message and "1 unexpected keys (e.g. conv1.weight)" in message
+    assert "1 of the wrong shape (e.g. 0.weight is (8, 3, 3, 3), not (64, 3, 3, 3))" in message

@@ -6,13 +6,14 @@ import time
 
 import numpy as np
 import pytest
+from conftest import PLUGIN, notifications_since, output, outputs
 from napari.utils.notifications import NotificationSeverity, notification_manager
 from qtpy.QtCore import QTimer
 from skimage import data
 
-from napari_neural_style.widget import METADATA_KEY, StyleTransferWidget
-
-PLUGIN = "napari-neural-style"
+from napari_neural_style.engine.params import StyleParams
+from napari_neural_style.engine.plan import make_plan
+from napari_neural_style.widget import METADATA_KEY, StyleTransferWidget, params_from_widget
 RUN_TIMEOUT_MS = 120_000
 
 
@@ -21,14 +22,6 @@ def viewer_widget(docked):
     """A viewer with content 'a' (128² RGB) and style 'b' (55×63 RGB), and the widget docked via the manifest."""
     return docked({"a": (data.astronaut()[::4, ::4], {}), "b": (data.hubble_deep_field()[::16, ::16], {})},
                   "a", "b", size=64, steps=10, preview_every=2, scales=1)
-
-
-def _errors_since(n: int) -> list[str]:
-    return [r.message for r in notification_manager.records[n:] if r.severity == NotificationSeverity.ERROR]
-
-
-def _output(viewer):
-    return next(layer for layer in viewer.layers if METADATA_KEY in layer.metadata)
 
 
 def test_widget_loads_through_manifest(viewer_widget):
@@ -61,7 +54,7 @@ def test_run_streams_previews_and_records(viewer_widget, qtbot):
 
     def snapshot(progress) -> None:  # runs after the widget's own handler
         if progress.image is not None:
-            snapshots.append(_output(viewer).data.copy())
+            snapshots.append(output(viewer).data.copy())
 
     widget.run_button.clicked.emit()
     assert widget.worker is not None and not widget.run_button.enabled and widget.stop_button.enabled
@@ -70,7 +63,7 @@ def test_run_streams_previews_and_records(viewer_widget, qtbot):
 
     assert len(snapshots) == 5  # every 2 of 10 steps
     assert all(not np.array_equal(x, y) for x, y in zip(snapshots, snapshots[1:]))
-    out = _output(viewer)
+    out = output(viewer)
     assert out.name == "a × b" and out.rgb and out.data.dtype == np.float32 and out.data.shape == (64, 64, 3)
     assert np.array_equal(out.data, snapshots[-1])
     assert [layer.name for layer in viewer.layers] == ["a", "b", "a × b"]
@@ -88,18 +81,135 @@ def test_run_streams_previews_and_records(viewer_widget, qtbot):
     assert widget.status.value.startswith("done after 10 steps")
 
 
-def test_stop_keeps_partial_result(viewer_widget, qtbot):
+def test_progress_bar_starts_at_the_plans_total_when_tiled(viewer_widget, qtbot):
     viewer, widget = viewer_widget
-    widget.steps.value, widget.preview_every.value = 500, 1
+    widget.tile_size.value, widget.tile_overlap.value, widget.steps.value = 32, 8, 2
+    plan = make_plan(params_from_widget(widget), viewer.layers["a"].data.shape, rgb=True)
+    assert plan.total > widget.steps.value  # 2 steps on every tile
     widget.run_button.clicked.emit()
-    qtbot.waitUntil(lambda: any(METADATA_KEY in layer.metadata for layer in viewer.layers), timeout=RUN_TIMEOUT_MS)
+    assert widget.session.pbar.total == plan.total and widget.session.pbar.n == 0  # before the first step
+    totals = []
+    widget.worker.yielded.connect(lambda p: totals.append((p.total, widget.session.pbar.total)))
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    assert totals and set(totals) == {(plan.total, plan.total)}
+
+
+def test_stop_keeps_the_current_image(viewer_widget, qtbot):
+    """No previews (every 0): Stop still keeps the image of the last step, the same as a run of that many steps."""
+    from napari_neural_style import stylize
+
+    viewer, widget = viewer_widget
+    widget.steps.value, widget.preview_every.value = 500, 0
+    widget.run_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.status.value.startswith("step 3/"), timeout=RUN_TIMEOUT_MS)
     widget.stop_button.clicked.emit()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=30_000)
-    meta = _output(viewer).metadata[METADATA_KEY]
-    assert meta["stopped"] is True and 1 <= meta["steps_done"] < 500
-    assert _output(viewer).data.shape == (64, 64, 3)
-    assert widget.status.value.startswith("stopped after")
+    out = output(viewer)
+    meta = out.metadata[METADATA_KEY]
+    steps = meta["steps_done"]
+    assert meta["stopped"] is True and 3 <= steps < 500 and out.data.shape == (64, 64, 3)
+    assert widget.status.value.startswith(f"stopped at step {steps}/500: kept the image of step {steps}")
     assert widget.run_button.enabled
+    options = {**meta["params"], "steps": steps, "preview_every": 0}
+    expected = stylize(viewer.layers["a"].data, viewer.layers["b"].data, rgb=True, **options)
+    np.testing.assert_allclose(out.data, expected, atol=1e-4)
+
+
+def test_second_run_lands_on_top(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    widget.steps.value = 2
+    for _ in range(2):
+        widget.run_button.clicked.emit()
+        qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    assert [layer.name for layer in viewer.layers] == ["a", "b", "a × b", "a × b [1]"]  # the newest on top
+    assert outputs(viewer) == list(viewer.layers[2:])
+
+
+def test_closing_the_dock_stops_the_run(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    widget.steps.value = 500
+    widget.run_button.clicked.emit()
+    worker = widget.worker
+    qtbot.waitUntil(lambda: widget.status.value.startswith("step"), timeout=RUN_TIMEOUT_MS)
+    viewer.window.remove_dock_widget(widget.native)  # what the dock's close button does
+    qtbot.waitUntil(lambda: not worker.is_running, timeout=30_000)
+    assert output(viewer).metadata[METADATA_KEY]["stopped"] is True
+
+
+def test_only_the_plugins_own_warnings_show_once(viewer_widget, qtbot):
+    """superqt hands the run every thread's warnings: only the plugin's own are shown, each once."""
+    import threading
+    import warnings
+
+    from napari_neural_style.engine import graphs
+
+    _, widget = viewer_widget
+    widget.steps.value = 40
+    n = len(notification_manager.records)
+    widget.run_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.status.value.startswith("step"), timeout=RUN_TIMEOUT_MS)
+
+    def other_thread() -> None:
+        for _ in range(5):
+            warnings.warn("not the plugin's business", UserWarning)
+            warnings.warn_explicit("CUDA graph capture failed", UserWarning, graphs.__file__, 35)
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    shown = [m for m in notifications_since(n, NotificationSeverity.WARNING) if m.startswith("Neural style")]
+    assert shown == ["Neural style transfer: CUDA graph capture failed"]
+
+
+def test_more_styles_lists_neither_the_content_nor_results(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    widget.steps.value = 1
+    widget.run_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    assert [layer.name for layer in widget.more_styles.choices] == ["b"]
+    widget.content.value = viewer.layers["b"]
+    assert [layer.name for layer in widget.more_styles.choices] == ["a"]
+
+
+def test_use_these_settings_restores_every_control(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    widget.steps.value, widget.style_weight.value, widget.seed.value = 2, "7", 3
+    widget.preserve_color.value, widget.tile_size.value, widget.tile_overlap.value = "luminance", 48, 8
+    widget.run_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    result = output(viewer)
+    widget.steps.value, widget.style_weight.value, widget.seed.value = 9, "100", 0
+    widget.preserve_color.value, widget.tile_size.value, widget.optimizer.value = "none", 0, "adam"
+    widget.content.value, widget.style.value = viewer.layers["b"], viewer.layers["a"]
+    viewer.layers.selection.active = viewer.layers["a"]
+    assert not widget.reuse_button.enabled  # not a result
+    viewer.layers.selection.active = result
+    widget.reuse_button.clicked.emit()
+    assert (widget.content.value.name, widget.style.value.name) == ("a", "b")
+    assert params_from_widget(widget) == StyleParams(**result.metadata[METADATA_KEY]["params"])
+
+
+def test_continue_goes_on_from_a_result(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    widget.steps.value = 4
+    losses: list[list[float]] = [[], []]
+    widget.run_button.clicked.emit()
+    widget.worker.yielded.connect(lambda p: losses[0].append(p.losses["total"]))
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    first = output(viewer)
+    viewer.layers.selection.active = first
+    assert widget.continue_button.enabled
+    widget.steps.value = 3
+    widget.continue_button.clicked.emit()
+    widget.worker.yielded.connect(lambda p: losses[1].append(p.losses["total"]))
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    second = viewer.layers[-1]
+    meta = second.metadata[METADATA_KEY]
+    assert second.name == "a × b [1]" and meta["continues"] == {"layer": "a × b", "steps_done": 4}
+    assert meta["steps_done"] == 3 and meta["params"]["init"] == "image" and meta["params"]["scales"] == 1
+    assert losses[1][0] < 1.1 * losses[0][-1] < losses[0][0]  # it starts where the first run ended
+    assert not np.array_equal(second.data, first.data)
 
 
 @pytest.mark.parametrize("problem", ["same layer", "no image", "bad number"])
@@ -119,7 +229,7 @@ def test_bad_settings_notify(viewer_widget, problem):
     n = len(notification_manager.records)
     widget.run_button.clicked.emit()
     assert widget.worker is None and widget.run_button.enabled
-    errors = _errors_since(n)
+    errors = notifications_since(n)
     assert len(errors) == 1 and expected in errors[0] and "Traceback" not in errors[0]
 
 
@@ -132,10 +242,28 @@ def test_unreadable_weights_notify(viewer_widget, qtbot, tmp_path):
     n = len(notification_manager.records)
     widget.run_button.clicked.emit()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
-    errors = _errors_since(n)
-    assert len(errors) == 1 and "could not be read" in errors[0] and str(bad) in errors[0]
+    errors = notifications_since(n)
+    assert len(errors) == 1 and errors[0].startswith("Neural style transfer failed: weights file")
+    assert "could not be read" in errors[0] and str(bad) in errors[0]
+    assert widget.status.value.startswith(f"failed: weights file {bad} could not be read")  # the reason, not a pointer
     assert not any(METADATA_KEY in layer.metadata for layer in viewer.layers)
     assert widget.run_button.enabled
+
+
+def test_the_dock_keeps_its_width(viewer_widget, qtbot, tmp_path):
+    """A long status (here a failure's reason with a long path) wraps instead of widening the dock."""
+    viewer, widget = viewer_widget
+    viewer.window.show()  # hidden widgets are not laid out
+    qtbot.wait(100)
+    width = widget.native.width()
+    bad = tmp_path / ("a_weights_file_with_a_long_descriptive_name_" * 3 + ".pth")
+    bad.write_bytes(b"not a state dict")
+    widget.weights.value = "file…"
+    widget.weights_file.value = bad
+    widget.run_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    qtbot.wait(100)
+    assert str(bad) in widget.status.value and widget.native.width() == width
 
 
 def test_event_loop_keeps_ticking(viewer_widget, qtbot):
@@ -168,7 +296,7 @@ def test_removing_an_input_ends_the_run(viewer_widget, qtbot):
     qtbot.waitUntil(lambda: any(METADATA_KEY in layer.metadata for layer in viewer.layers), timeout=RUN_TIMEOUT_MS)
     viewer.layers.remove("b")
     qtbot.waitUntil(lambda: widget.worker is None, timeout=30_000)
-    meta = _output(viewer).metadata[METADATA_KEY]
+    meta = output(viewer).metadata[METADATA_KEY]
     assert meta["stopped"] is True and meta["steps_done"] < 500
 
 

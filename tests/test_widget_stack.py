@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import output, outputs
 from skimage import data
 
-from napari_neural_style.widget import METADATA_KEY
+from napari_neural_style.engine.plan import make_plan
+from napari_neural_style.widget import METADATA_KEY, params_from_widget
 
 RUN_TIMEOUT_MS = 180_000
 RNG = np.random.default_rng(2)
@@ -20,10 +22,6 @@ def viewer_widget(docked):
                    "c": (data.coffee()[::8, ::8], {})}, "stack", "b", size=32, steps=4, preview_every=0, scales=1)
 
 
-def _output(viewer):
-    return next(layer for layer in viewer.layers if METADATA_KEY in layer.metadata)
-
-
 def test_whole_stack_only_for_stacks(viewer_widget):
     viewer, widget = viewer_widget
     assert widget.whole_stack.enabled
@@ -32,8 +30,6 @@ def test_whole_stack_only_for_stacks(viewer_widget):
 
 
 def test_contrast_limits_reach_the_engine(viewer_widget):
-    from napari_neural_style.widget import params_from_widget
-
     _, widget = viewer_widget
     assert params_from_widget(widget).contrast_limits == (0.0, 4000.0)
 
@@ -43,25 +39,39 @@ def test_whole_stack_streams_slices_into_an_nd_layer(viewer_widget, qtbot):
     widget.whole_stack.value = True
     shapes = []
     widget.run_button.clicked.emit()
-    widget.worker.yielded.connect(lambda p: p.stack is not None and shapes.append(_output(viewer).data.shape))
+    widget.worker.yielded.connect(lambda p: p.stack is not None and shapes.append(output(viewer).data.shape))
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
-    out = _output(viewer)
-    assert shapes == [(3, 27, 32, 3)] * 3  # one update per finished slice, into one nD layer
+    out = output(viewer)
+    assert shapes == [(n, 27, 32, 3) for n in (1, 2, 3)]  # one nD layer, growing by each finished slice
     assert out.data.dtype == np.float32 and out.rgb and (out.data.std(axis=(1, 2, 3)) > 0.01).all()
     np.testing.assert_allclose(out.scale, [1, 40 / 27, 48 / 32])  # the output covers the content
     assert out.metadata[METADATA_KEY]["steps_done"] == 4 + 2 * 2 and not out.metadata[METADATA_KEY]["stopped"]
 
 
+def test_progress_bar_starts_at_the_whole_stacks_total(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    widget.whole_stack.value = True
+    total = make_plan(params_from_widget(widget), viewer.layers["stack"].data.shape, rgb=False).total
+    assert total == 4 + 2 * 2  # later slices chain from the previous one with half the steps
+    widget.run_button.clicked.emit()
+    assert widget.session.pbar.total == total and widget.session.pbar.n == 0
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+
+
 def test_stop_keeps_finished_slices(viewer_widget, qtbot):
+    """Stop keeps the finished slices and leaves the others out (no black slices over the content)."""
     viewer, widget = viewer_widget
     widget.whole_stack.value = True
     widget.steps.value = 6
+    finished = []
     widget.run_button.clicked.emit()
-    widget.worker.yielded.connect(lambda p: p.stack is not None and widget.stop())
+    widget.worker.yielded.connect(lambda p: p.stack is not None and (finished.append(p.index), widget.stop()))
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
-    out = _output(viewer).data
-    assert out.shape == (3, 27, 32, 3) and out[0].std() > 0.01 and not out[2].any()
-    assert _output(viewer).metadata[METADATA_KEY]["stopped"]
+    out = output(viewer).data
+    assert 1 <= len(finished) < 3 and out.shape == (len(finished), 27, 32, 3)
+    assert (out.std(axis=(1, 2, 3)) > 0.01).all()
+    assert output(viewer).metadata[METADATA_KEY]["stopped"]
+    assert f"kept the {len(finished)} of 3 slices finished" in widget.status.value
 
 
 def test_labels_pick_a_style_per_region(viewer_widget, qtbot):
@@ -73,8 +83,34 @@ def test_labels_pick_a_style_per_region(viewer_widget, qtbot):
     widget.more_styles.value = [viewer.layers["c"]]
     widget.run_button.clicked.emit()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
-    out = _output(viewer).data  # the slice on screen, 2D
-    assert out.shape == (27, 32, 3)
+    z = int(viewer.dims.point[0])
+    layer = output(viewer)  # the slice on screen, placed at its z and named for it
+    assert layer.name == f"stack[{z}] × b" and layer.translate[0] == z and layer.metadata[METADATA_KEY]["plane_index"]["content"] == [z]
+    out = layer.data[0]
+    assert layer.data.shape == (1, 27, 32, 3)
     right = out[:, 25:]  # label 0 (columns 36+ of 48 → 24+ of 32): the content, gray
     assert np.abs(right - right.mean(axis=-1, keepdims=True)).max() < 1e-5
     assert np.abs(out[:, :15] - out[:, :15].mean(axis=-1, keepdims=True)).max() > 0.01  # stylised: colour
+
+
+def test_continue_a_slice_result_with_labels_and_more_styles(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    labels = np.zeros((40, 48), np.uint8)
+    labels[:, :24], labels[:, 24:] = 1, 2
+    viewer.add_labels(labels, name="regions")
+    widget.regions.value, widget.more_styles.value = viewer.layers["regions"], [viewer.layers["c"]]
+    viewer.dims.set_point(0, 2)
+    widget.run_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    first = output(viewer)
+    viewer.dims.set_point(0, 0)  # elsewhere now: the continued run still reads slice 2
+    widget.regions.value, widget.more_styles.value = None, []
+    viewer.layers.selection.active = first
+    widget.steps.value = 2
+    widget.continue_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    second = outputs(viewer)[-1]
+    meta = second.metadata[METADATA_KEY]
+    assert second.name == "stack[2] × b [1]" and second.translate[0] == 2 and second.data.shape == (1, 27, 32, 3)
+    assert meta["plane_index"]["content"] == [2] and meta["labels"] == "regions" and meta["more_styles"] == ["c"]
+    assert meta["continues"]["layer"] == "stack[2] × b" and meta["steps_done"] == 2 and meta["error"] is None

@@ -8,59 +8,40 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
+from tqdm import tqdm
 
 from . import __version__
-from .engine.params import (INTENSITY_RULES, OPTIMIZERS, POOLINGS, PRECISIONS, PRESERVE_COLOR, STACK_INITS,
-                             StyleParams)
 from .engine.images import layout
+from .engine.params import StyleParams
+from .options import INIT_CHOICES, OPTIONS
 
 if TYPE_CHECKING:
     from .engine.progress import Progress
 
 PROG = "napari-neural-style"
-INIT_CHOICES = ("content", "noise")
 WRITABLE = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 TIFF = (".tif", ".tiff")
-
-# StyleParams fields offered as options, with their help; flag = "--" + name with "-" for "_".
-OPTIONS: dict[str, str] = {
-    "size": "long side of the output in pixels",
-    "steps": "optimiser steps over all scales",
-    "seed": "random seed (noise init)",
-    "weights": "VGG19 weights: caffe, torchvision or the path of a state-dict file",
-    "device": "auto, cpu, cuda, cuda:N or mps",
-    "style_weight": "weight of the style loss",
-    "content_weight": "weight of the content loss",
-    "tv_weight": "weight of the total-variation (smoothness) loss",
-    "optimizer": "optimiser",
-    "init": "start from the content, from noise, or from the image at IMAGE_PATH",
-    "scales": "coarse-to-fine levels",
-    "style_blend": "one weight per style image",
-    "style_scale": "style size relative to the output",
-    "preserve_color": "keep the content's colours",
-    "pooling": "VGG19 pooling",
-    "precision": "autocast precision",
-    "intensity": "how intensities map to [0, 1]: full dtype range or percentiles",
-    "stack_init": "stacks: start each slice from the previous result, or each independently",
-    "stack_steps": "stacks: share of the steps for each chained slice",
-    "tile_size": "optimise scales larger than this in tiles of this side (0: never)",
-    "tile_overlap": "overlap of neighbouring tiles in pixels",
-}
-CHOICES: dict[str, tuple[str, ...]] = {
-    "optimizer": OPTIMIZERS, "preserve_color": PRESERVE_COLOR, "pooling": POOLINGS, "precision": PRECISIONS,
-    "intensity": INTENSITY_RULES, "stack_init": STACK_INITS,
-}
+NOT_OPTIONS = ("preview_every",)  # --save-every sets it
 LOSS_FORMATS = {"style": ".1e", "content": ".2g", "tv": ".2g"}  # losses shown on the progress line
 
 
 class CliError(Exception):
-    """Bad input: reported as one line and exit status 2."""
+    """Bad input: reported as one line and exit ``status`` (2)."""
+
+    status = 2
+
+
+class SavedElsewhere(CliError):
+    """The result could not be written where asked and went to a fallback path: exit status 1."""
+
+    status = 1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -78,16 +59,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--labels", metavar="PATH", type=Path, default=None,
                         help="label image, the content's size: label k gets STYLE number k, 0 keeps the content")
     defaults = {f.name: f.default for f in fields(StyleParams)}
-    for name, text in OPTIONS.items():
-        default = defaults[name]
+    for name, option in OPTIONS.items():
+        if name in NOT_OPTIONS:
+            continue
+        default, text = defaults[name], option.help
+        if name == "init":
+            text += " (or from the image at IMAGE_PATH)"
         kwargs: dict = {"default": default, "help": text if default is None else f"{text} (default: {default})"}
         if default is None:  # the tuple fields
             kwargs.update(type=float, nargs="+", metavar="F")
         elif name == "init":
             kwargs.update(metavar="{content,noise,IMAGE_PATH}")
         else:
-            kwargs.update(type=type(default), choices=CHOICES.get(name))
-            if name not in CHOICES:
+            kwargs.update(type=type(default), choices=option.choices)
+            if option.choices is None:
                 kwargs.update(metavar={int: "N", float: "F"}.get(type(default), name[0].upper()))
         parser.add_argument("--" + name.replace("_", "-"), **kwargs)
     parser.add_argument("--save-every", metavar="N", type=int, default=0,
@@ -147,34 +132,21 @@ def _format_time(seconds: float) -> str:
     return f"{seconds}s" if seconds < 60 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-class ProgressBar:
-    """One carriage-return-updated line on ``stream``; ``close`` ends it with the total time."""
+def progress_bar(total: int, stream: TextIO) -> tqdm:
+    """A bar of ``total`` steps on ``stream``; tqdm handles rate, ETA, terminal width and non-TTY output."""
+    return tqdm(total=total, file=stream, unit="step", dynamic_ncols=True)
 
-    def __init__(self, stream: TextIO, width: int = 20):
-        self.stream, self.width, self._length = stream, width, 0
 
-    def update(self, p: Progress) -> None:
-        frac = p.step / p.total
-        filled = int(self.width * frac)
-        bar = ("=" * filled + (">" if filled < self.width else "")).ljust(self.width)
-        losses = " ".join(f"{k} {p.losses[k]:{fmt}}" for k, fmt in LOSS_FORMATS.items() if k in p.losses)
-        self._write(f"step {p.step}/{p.total} [{bar}] {frac:4.0%} {losses} "
-                    f"elapsed {_format_time(p.elapsed)} ETA {_format_time(p.eta)}")
-
-    def close(self, message: str) -> None:
-        self._write(message)
-        self.stream.write("\n")
-        self.stream.flush()
-
-    def _write(self, line: str) -> None:
-        self.stream.write("\r" + line.ljust(self._length))
-        self.stream.flush()
-        self._length = len(line)
+def show_progress(bar: tqdm, p: Progress) -> None:
+    """Move ``bar`` to step ``p.step``, with the losses as its postfix."""
+    bar.set_postfix_str(" ".join(f"{k} {p.losses[k]:{fmt}}" for k, fmt in LOSS_FORMATS.items() if k in p.losses),
+                        refresh=False)
+    bar.update(p.step - bar.n)
 
 
 def params_from(args: argparse.Namespace) -> StyleParams:
     """StyleParams from the parsed options; ValueError (from StyleParams) names a bad value."""
-    values = {name: getattr(args, name) for name in OPTIONS}
+    values = {name: getattr(args, name) for name in OPTIONS if name not in NOT_OPTIONS}
     if values["init"] not in INIT_CHOICES:
         values["init"] = "image"
     if args.save_every:
@@ -183,13 +155,13 @@ def params_from(args: argparse.Namespace) -> StyleParams:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 done, 2 bad input, 130 interrupted)."""
+    """Run the command line; returns the exit status (0 done, 1 saved elsewhere, 2 bad input, 130 interrupted)."""
     try:
         args = build_parser().parse_args(argv)
         return _run(args)
     except CliError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.status
     except SystemExit as exc:  # --help, --version
         return int(exc.code or 0)
     except KeyboardInterrupt:  # before the run started: nothing to save
@@ -202,6 +174,7 @@ def _run(args: argparse.Namespace) -> int:
         raise CliError(f"output {out} must end in one of {', '.join(WRITABLE)}")
     if not out.parent.is_dir():
         raise CliError(f"output folder {out.parent} does not exist")
+    _check_writable(out)
     if args.save_every < 0:
         raise CliError(f"--save-every must be 0 or more, got {args.save_every}")
     try:
@@ -215,39 +188,84 @@ def _run(args: argparse.Namespace) -> int:
     labels = read_image(args.labels, "labels") if args.labels else None
     styles = [read_image(path, "style") for path in args.style]
     init = _read_init(args.init) if params.init == "image" else None
+    extra = {} if labels is None else {"labels": labels}
+    return _stylize(args, content, styles, params, init_image=init, **extra)
 
+
+def _stylize(args: argparse.Namespace, content: np.ndarray, styles: list[np.ndarray], params: StyleParams,
+             **inputs: np.ndarray | None) -> int:
+    """The run with its progress bar; saves the result, or on Ctrl-C the current image (exit 130)."""
     from .engine.transfer import stylize_steps
 
-    bar = None if args.quiet else ProgressBar(sys.stderr)
-    start, last, result = time.perf_counter(), None, None
+    out: Path = args.output
+    bar, start, p, last = None, time.perf_counter(), None, None
     try:
-        extra = {} if labels is None else {"labels": labels}
-        for p in stylize_steps(content, styles, params, init_image=init, **extra):
-            if bar:
-                bar.update(p)
-            if p.stack is not None or (p.image is not None and not p.index):
-                last, result = p, p.stack if p.stack is not None else p.image
-            if p.image is not None and args.save_every and p.step % args.save_every == 0 and not p.done:
-                _save(out.with_name(f"{out.stem}_step{p.step:04d}.png"), p.image)
+        try:
+            for p in stylize_steps(content, styles, params, **inputs):
+                if not args.quiet:
+                    bar = bar if bar is not None else progress_bar(p.total, sys.stderr)
+                    show_progress(bar, p)
+                if p.result is not None:
+                    last = p
+                if p.image is not None and args.save_every and p.step % args.save_every == 0 and not p.done:
+                    _save(out.with_name(f"{out.stem}_step{p.step:04d}.png"), p.image)
+        finally:  # the bar's line ends before anything else is written
+            if bar is not None:
+                bar.close()
     except ValueError as exc:
         raise CliError(_one_line(exc)) from None
     except KeyboardInterrupt:
-        if last is not None:
-            _save(out, result)
-        if bar:
-            saved = f"partial result of step {last.step} saved to {out}" if last else "nothing saved"
-            bar.close(f"interrupted: {saved}")
+        if p is not None and not p.index and p.current is not None:  # one image: as it is now
+            _save_result(out, p.current())
+            _report(args, f"interrupted: the image of step {p.step} saved to {out}")
+        elif last is not None:  # a stack: its finished slices
+            _save_result(out, last.result)
+            _report(args, f"interrupted: the slices finished by step {last.step} saved to {out}")
+        else:
+            _report(args, "interrupted: nothing saved")
         return 130
-    _save(out, result)
-    if bar:
-        bar.close(f"done: {last.total} steps in {_format_time(time.perf_counter() - start)}, saved to {out}")
+    _save_result(out, last.result)
+    _report(args, f"done: {last.total} steps in {_format_time(time.perf_counter() - start)}, saved to {out}")
     return 0
+
+
+def _report(args: argparse.Namespace, line: str) -> None:
+    """The run's last line on stderr, below the progress bar (none with --quiet)."""
+    if not args.quiet:
+        print(line, file=sys.stderr)
 
 
 def _read_init(value: str) -> np.ndarray:
     if not Path(value).is_file():
         raise CliError(f"--init {value}: use content, noise or the path of an existing image")
     return read_image(Path(value), "init")
+
+
+def _check_writable(path: Path) -> None:
+    """CliError now, before the run, unless a file can be written at ``path``."""
+    try:
+        if path.exists():
+            with open(path, "ab"):  # opened, not changed
+                pass
+        else:
+            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix):
+                pass
+    except OSError as exc:
+        raise CliError(f"output {path} is not writable: {_one_line(exc)}") from None
+
+
+def _save_result(path: Path, image: np.ndarray) -> None:
+    """Write the result to ``path``; if that fails, to the temporary folder, and say where (SavedElsewhere)."""
+    try:
+        write_image(path, image)
+    except (OSError, ValueError) as exc:
+        reason = f"could not write {path}: {_one_line(exc)}"
+        fallback = Path(tempfile.gettempdir()) / f"{PROG}-{path.name}"
+        try:
+            write_image(fallback, image)
+        except (OSError, ValueError):
+            raise CliError(f"{reason}; nor {fallback}") from None
+        raise SavedElsewhere(f"{reason}; the result is saved to {fallback} instead") from None
 
 
 def _save(path: Path, image: np.ndarray) -> None:

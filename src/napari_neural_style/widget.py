@@ -1,64 +1,42 @@
-"""The dock widget: pick content and style layers, run the engine in a thread, stream previews into a layer.
+"""The dock widget's controls: pick content and style layers and settings, start and stop a :class:`.Session`.
 
-torch is imported only when the widget is built (to list devices) and inside the worker thread.
+torch is imported only when the widget is built (to list devices) and inside the run's worker thread.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, Label, LineEdit, PushButton, Select, SpinBox,
                               create_widget)
 from napari.layers import Image, Labels
-from napari.qt.threading import create_worker
-from napari.utils import progress
-from napari.utils.notifications import show_error, show_info, show_warning
-from superqt.utils import GeneratorWorker
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtCore import QEvent, QObject
+from qtpy.QtWidgets import QSizePolicy, QWidget
 
 from .engine.params import OPTIMIZERS, PRESERVE_COLOR, WEIGHT_SOURCES, StyleParams
+from .layers import RunInputs, read_inputs
+from .options import INIT_CHOICES, help_text
+from .reuse import continue_params, control_values
+from .session import METADATA_KEY, Session
 
 if TYPE_CHECKING:
     import napari
+    from superqt.utils import GeneratorWorker
 
-    from .engine.progress import Progress
+__all__ = ["METADATA_KEY", "StyleTransferWidget", "params_from_widget"]
 
-METADATA_KEY = "neural_style"
 DEVICE_LABELS = {"auto": "auto", "cpu": "CPU", "cuda": "CUDA", "mps": "MPS"}
 WEIGHTS_FILE = "file…"
 ADVANCED = ("tv_weight", "optimizer", "init", "seed", "scales", "preserve_color", "weights", "weights_file",
-            "device", "preview_every")
+            "device", "preview_every", "tile_size", "tile_overlap")
 SHUTDOWN_WAIT_S = 5.0
 MORE_STYLES_HEIGHT = 72  # pixels: about four rows
-
-
-@dataclass
-class _Job:
-    """What the widget knows about the run in progress."""
-
-    content: Image
-    style: Image
-    params: StyleParams
-    index: dict[str, list[int]]
-    pbar: progress
-    output: Image | None = None
-    last: Progress | None = None
-    steps: int = 0
-    losses: dict[str, float] = field(default_factory=dict)
-    error: str | None = None
-    stopped: bool = False
-
-    def record(self) -> None:
-        """Write everything needed to re-run this into the output layer's metadata."""
-        if self.output is not None:
-            self.output.metadata[METADATA_KEY] = {
-                "params": self.params.to_dict(), "content": self.content.name, "style": self.style.name,
-                "plane_index": self.index, "steps_done": self.steps, "losses": dict(self.losses),
-                "stopped": self.stopped, "error": self.error,
-            }
+# Deliberate departures from StyleParams' defaults (which suit the CLI's final outputs):
+SIZE = 384  # the first result in seconds on a laptop CPU, large enough to judge the style; raise it after
+PREVIEW_EVERY = 5  # previews often enough to watch the image form, while rendering them costs little
 
 
 class StyleTransferWidget(Container):
@@ -68,51 +46,71 @@ class StyleTransferWidget(Container):
         from .engine.network import available_devices
 
         self.viewer = viewer
-        self.worker: GeneratorWorker | None = None
-        self._job: _Job | None = None
-        defaults = StyleParams()
+        self.session: Session | None = None
+        d = StyleParams()
+        tip = help_text
         controls = [
             create_widget(annotation=Image, name="content", label="content"),
             create_widget(annotation=Image, name="style", label="style"),
-            Select(name="more_styles", label="more styles", choices=self._image_choices, value=[],
+            Select(name="more_styles", label="more styles", choices=(), value=[],
                    tooltip="more style images (in layer order): blended with style, or with a labels layer "
                            "label 1 uses style, label 2 the first of these, …"),
             create_widget(annotation=Optional[Labels], name="regions", label="labels",  # noqa: UP007
                           options={"tooltip": "regions: label k gets style k, label 0 keeps the content"}),
             CheckBox(name="whole_stack", text="whole stack", value=False, enabled=False,
                      tooltip="stylise every slice (each starting from the previous result), not just this one"),
-            SpinBox(name="size", value=384, min=16, max=8192, tooltip="long side of the output, in pixels"),
-            SpinBox(name="steps", value=defaults.steps, min=1, max=100_000, tooltip="optimiser steps over all scales"),
-            LineEdit(name="style_weight", value=f"{defaults.style_weight:g}", tooltip="e.g. 10 to 1000"),
-            LineEdit(name="content_weight", value=f"{defaults.content_weight:g}"),
+            SpinBox(name="size", value=SIZE, min=16, max=8192, tooltip=tip("size")),
+            SpinBox(name="steps", value=d.steps, min=1, max=100_000, tooltip=tip("steps")),
+            LineEdit(name="style_weight", value=f"{d.style_weight:g}", tooltip=tip("style_weight")),
+            LineEdit(name="content_weight", value=f"{d.content_weight:g}", tooltip=tip("content_weight")),
             CheckBox(name="advanced", text="advanced settings", value=False),
-            LineEdit(name="tv_weight", value=f"{defaults.tv_weight:g}", tooltip="smoothness, e.g. 1e-3"),
-            ComboBox(name="optimizer", choices=OPTIMIZERS, value=defaults.optimizer),
-            ComboBox(name="init", choices=("content", "noise"), value=defaults.init),
-            SpinBox(name="seed", value=defaults.seed, min=0, max=2**31 - 1),
-            SpinBox(name="scales", value=defaults.scales, min=1, max=8, tooltip="coarse-to-fine levels"),
-            ComboBox(name="preserve_color", choices=PRESERVE_COLOR, value=defaults.preserve_color),
-            ComboBox(name="weights", choices=(*WEIGHT_SOURCES, WEIGHTS_FILE), value=defaults.weights,
-                     tooltip="VGG19 weights: caffe (original), torchvision (downloaded once) or a file"),
+            LineEdit(name="tv_weight", value=f"{d.tv_weight:g}", tooltip=tip("tv_weight")),
+            ComboBox(name="optimizer", choices=OPTIMIZERS, value=d.optimizer, tooltip=tip("optimizer")),
+            ComboBox(name="init", choices=INIT_CHOICES, value=d.init, tooltip=tip("init")),
+            SpinBox(name="seed", value=d.seed, min=0, max=2**31 - 1, tooltip=tip("seed")),
+            SpinBox(name="scales", value=d.scales, min=1, max=8, tooltip=tip("scales")),
+            ComboBox(name="preserve_color", choices=PRESERVE_COLOR, value=d.preserve_color,
+                     tooltip=tip("preserve_color")),
+            ComboBox(name="weights", choices=(*WEIGHT_SOURCES, WEIGHTS_FILE), value=d.weights, tooltip=tip("weights")),
             FileEdit(name="weights_file", label="weights file", mode="r", filter="*.pt *.pth *.bin"),
-            ComboBox(name="device", choices=[(DEVICE_LABELS.get(d, d), d) for d in ("auto", *available_devices())]),
-            SpinBox(name="preview_every", value=5, min=0, max=100_000, tooltip="steps between previews (0: end)"),
+            ComboBox(name="device", choices=[(DEVICE_LABELS.get(x, x), x) for x in ("auto", *available_devices())],
+                     tooltip=tip("device")),
+            SpinBox(name="preview_every", value=PREVIEW_EVERY, min=0, max=100_000, tooltip=tip("preview_every")),
+            SpinBox(name="tile_size", value=d.tile_size, min=0, max=1 << 16, tooltip=tip("tile_size")),
+            SpinBox(name="tile_overlap", value=d.tile_overlap, min=0, max=1 << 15, tooltip=tip("tile_overlap")),
             PushButton(name="run_button", text="Run"),
             PushButton(name="stop_button", text="Stop", enabled=False),
+            PushButton(name="reuse_button", text="Use these settings", enabled=False,
+                       tooltip="set every control as for the selected result layer"),
+            PushButton(name="continue_button", text="Continue", enabled=False,
+                       tooltip="'steps' more steps from the selected result's image, with its settings"),
             Label(name="status", value=""),
         ]
         super().__init__(widgets=controls, labels=True)
+        self.more_styles.choices = self._image_choices  # after the content picker exists: it reads it
         self.more_styles.native.setMaximumHeight(MORE_STYLES_HEIGHT)  # a short list; it scrolls
+        self.status.native.setWordWrap(True)  # long messages wrap; the dock keeps its width
+        self.status.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.native.layout().addStretch(1)  # spare height goes below the controls, not between them
         self.advanced.changed.connect(self._show_advanced)
         self.weights.changed.connect(self._show_advanced)
         self._show_advanced()
         self.content.changed.connect(self._update_stack_option)
+        self.content.changed.connect(self.more_styles.reset_choices)
         self._update_stack_option()
         self.run_button.changed.connect(self.start)
         self.stop_button.changed.connect(self.stop)
+        self.reuse_button.changed.connect(self.use_settings)
+        self.continue_button.changed.connect(self.continue_run)
+        viewer.layers.selection.events.active.connect(self._update_result_buttons)
         viewer.layers.events.removed.connect(self._on_layer_removed)
         self.native.destroyed.connect(self._on_destroyed)
+        self._undocked = _Undocked(self.native, self.stop)
+
+    @property
+    def worker(self) -> GeneratorWorker | None:
+        """The running session's worker thread, if any."""
+        return self.session.worker if self.session is not None else None
 
     # -- controls -------------------------------------------------------------------------------------
     def reset_choices(self, *_: Any) -> None:
@@ -127,8 +125,9 @@ class StyleTransferWidget(Container):
             self[name].visible = self.advanced.value and (name != "weights_file" or self.weights.value == WEIGHTS_FILE)
 
     def _image_choices(self, _: Any) -> list[tuple[str, Image]]:
-        """This viewer's image layers, for the 'more styles' list."""
-        return [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, Image)]
+        """This viewer's image layers but the content and earlier results, for the 'more styles' list."""
+        return [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, Image)
+                and layer is not self.content.value and METADATA_KEY not in layer.metadata]
 
     def _update_stack_option(self) -> None:
         """'whole stack' only for content with more than two non-RGB dimensions."""
@@ -136,18 +135,6 @@ class StyleTransferWidget(Container):
         self.whole_stack.enabled = content is not None and content.ndim > 2
         if not self.whole_stack.enabled:
             self.whole_stack.value = False
-
-    def _extra_inputs(self, content: Image, style: Image, style_plane: np.ndarray, size: int
-                      ) -> tuple[list[np.ndarray], np.ndarray | None]:
-        """All style images (the style, then 'more styles') and the labels for the run, if any."""
-        more = [layer for layer in self.more_styles.value if layer is not content and layer is not style]
-        styles = [style_plane] + [_plane(layer, self.viewer, size)[0] for layer in more]
-        labels = self.regions.value
-        if labels is None:
-            return styles, None
-        if self.whole_stack.value and labels.ndim == content.ndim:
-            return styles, np.asarray(labels.data)
-        return styles, _plane(labels, self.viewer, size)[0]
 
     def _layers(self) -> tuple[Image, Image]:
         """The chosen content and style layers; ValueError with a sentence for the user otherwise."""
@@ -160,113 +147,110 @@ class StyleTransferWidget(Container):
             raise ValueError(f"content and style are both '{content.name}': choose two different image layers")
         return content, style
 
+    def _named(self, name: str) -> Image | Labels:
+        """This viewer's layer called ``name``; ValueError when it is gone."""
+        if name not in self.viewer.layers:
+            raise ValueError(f"layer '{name}' of that run is no longer in the viewer")
+        return self.viewer.layers[name]
+
+    def _selected_result(self) -> tuple[Image, dict[str, Any]]:
+        """The selected output layer and its metadata; ValueError if the selection is not a result."""
+        layer = self.viewer.layers.selection.active
+        if layer is None or METADATA_KEY not in layer.metadata:
+            raise ValueError("select a result layer (one made by this widget) first")
+        return layer, layer.metadata[METADATA_KEY]
+
+    def _update_result_buttons(self, *_: Any) -> None:
+        layer = self.viewer.layers.selection.active
+        meta = layer.metadata.get(METADATA_KEY) if layer is not None else None
+        self.reuse_button.enabled = meta is not None
+        self.continue_button.enabled = meta is not None and not meta.get("whole_stack") and self.session is None
+
     # -- run ------------------------------------------------------------------------------------------
     def start(self) -> None:
         """Validate the settings and start a run in a worker thread (errors become notifications)."""
-        if self.worker is not None:
-            return
         try:
             content, style = self._layers()
             params = params_from_widget(self)
-            content_plane, content_index = _plane(content, self.viewer, params.size)
-            style_plane, style_index = _plane(style, self.viewer, params.size)
-            styles, labels = self._extra_inputs(content, style, style_plane, params.size)
-            if self.whole_stack.value:
-                content_plane, content_index = _stack_data(content, params.size), []
+            inputs = read_inputs(content, style, self.more_styles.value, self.regions.value, self.viewer.dims.point,
+                                 params.size, whole_stack=self.whole_stack.value)
         except ValueError as exc:
             show_error(f"Neural style transfer cannot start: {exc}")
             return
-        pbar = progress(total=params.steps, desc=f"Neural style: {content.name} × {style.name}")
-        self._job = _Job(content, style, params, {"content": content_index, "style": style_index}, pbar)
-        worker = create_worker(_run_steps, content_plane, styles, params, labels, content.rgb,
-                               _worker_class=GeneratorWorker, _start_thread=False, _ignore_errors=True)
-        worker.yielded.connect(self._on_progress)
-        worker.errored.connect(self._on_error)
-        worker.warned.connect(self._on_warning)
-        worker.finished.connect(self._on_finished)
-        self.worker = worker
-        self.run_button.enabled, self.stop_button.enabled = False, True
-        self.status.value = "starting (loading the network)…"
-        worker.start()
+        self._launch(inputs, params)
+
+    def continue_run(self) -> None:
+        """Run 'steps' more steps from the selected result's image, with the settings it records."""
+        try:
+            layer, meta = self._selected_result()
+            params = continue_params(meta, self.steps.value, self.preview_every.value)
+            content, style = self._named(meta["content"]), self._named(meta["style"])
+            more = [self._named(name) for name in meta["more_styles"]]
+            labels = self._named(meta["labels"]) if meta["labels"] else None
+            at = content.data_to_world([*meta["plane_index"]["content"], 0, 0])
+            point = [*self.viewer.dims.point[:-len(at)], *at]  # the content's slice that the result came from
+            image = np.asarray(layer.data).reshape(layer.data.shape[len(meta["plane_index"]["content"]):])
+            inputs = read_inputs(content, style, more, labels, point, params.size, init_image=image,
+                                 continues={"layer": layer.name, "steps_done": meta["steps_done"]})
+        except ValueError as exc:
+            show_error(f"Neural style transfer cannot continue: {exc}")
+            return
+        self._launch(inputs, params)
+
+    def use_settings(self) -> None:
+        """Set every control as for the selected result's run (layers that are gone are left as they are)."""
+        try:
+            _, meta = self._selected_result()
+        except ValueError as exc:
+            show_error(f"Neural style transfer: {exc}")
+            return
+        layers = self.viewer.layers
+        picks = {name: layers[meta[name]] for name in ("content", "style") if meta[name] in layers}
+        picks["regions"] = layers[meta["labels"]] if meta["labels"] in layers else None
+        picks["more_styles"] = [layers[name] for name in meta["more_styles"] if name in layers]
+        values = control_values(meta)
+        if values["weights"] not in WEIGHT_SOURCES:
+            self.weights_file.value, values["weights"] = values["weights"], WEIGHTS_FILE
+        if values["device"] not in self.device.choices:
+            del values["device"]
+        for name, value in (picks | values).items():  # layers first: they decide what 'whole stack' allows
+            self[name].value = value
+
+    def _launch(self, inputs: RunInputs, params: StyleParams) -> None:
+        if self.session is not None:
+            return
+        try:
+            session = Session(self.viewer, inputs, params, on_status=self._set_status, on_end=self._on_end)
+        except ValueError as exc:
+            show_error(f"Neural style transfer cannot start: {exc}")
+            return
+        self.session = session
+        self.run_button.enabled, self.stop_button.enabled, self.continue_button.enabled = False, True, False
+        session.start()
 
     def stop(self) -> None:
-        """Ask the run to end after the current step; the partial result stays in the output layer."""
-        if self.worker is not None:
-            self.worker.quit()
+        """Ask the run to end after the current step; its current image stays in the output layer."""
+        if self.session is not None:
             self.stop_button.enabled = False
-            self.status.value = "stopping after this step…"
+            self.session.stop()
 
-    def _on_progress(self, p: Progress) -> None:
-        job = self._job
-        if job is None or not self._alive:
-            return
-        job.last, job.steps, job.losses = p, p.step, p.losses
-        where = f"slice {p.index} ({p.slices}) · " if p.index else ""
-        self.status.value = f"{where}step {p.step}/{p.total} · {_losses_text(p.losses)} · ETA {p.eta:.0f} s"
-        if p.index:  # a whole-stack run: only finished slices go into the nD output
-            if p.stack is not None:
-                self._show(job, p.stack, lead=len(p.index))
-        elif p.image is not None:
-            self._show(job, p.image)
-        job.record()
-        # last: napari's progress bar processes Qt events, so other handlers may run inside this call
-        job.pbar.total = p.total
-        job.pbar.update(p.step - job.pbar.n)
+    def _set_status(self, text: str) -> None:
+        if self._alive:
+            self.status.value = text
 
-    def _show(self, job: _Job, data: np.ndarray, lead: int = 0) -> None:
-        """Put ``data`` into this run's output layer: a preview plane, or (``lead`` leading axes) the nD
-        result with its finished slices. The first call creates the layer above the inputs, covering the
-        content's extent."""
-        if job.output is not None:
-            if job.output in self.viewer.layers:
-                job.output.data = data
-            return
-        content, layers = job.content, self.viewer.layers
-        if content not in layers or job.style not in layers:  # removed: this run is ending
-            return
-        plane = content.ndim - 2
-        full = np.asarray((content.data[0] if content.multiscale else content.data).shape[plane:plane + 2])
-        scale = np.asarray(content.scale[-2:]) * full / np.asarray(data.shape[lead:lead + 2])
-        # pixel edges, not centres, line up with the content's: both cover the same extent
-        translate = np.asarray(content.translate[-2:]) + (scale - np.asarray(content.scale[-2:])) / 2
-        job.output = Image(data, name=f"{content.name} × {job.style.name}", rgb=data.ndim > lead + 2,
-                           contrast_limits=(0.0, 1.0), scale=(*content.scale[plane - lead:plane], *scale),
-                           translate=(*content.translate[plane - lead:plane], *translate))
-        job.record()
-        layers.insert(max(layers.index(content), layers.index(job.style)) + 1, job.output)
-
-    def _on_error(self, exc: Exception) -> None:
-        reason = str(exc) if isinstance(exc, (ValueError, _RunError)) else f"{type(exc).__name__}: {exc}"
-        if self._job is not None:
-            self._job.error = reason
-        self.status.value = "failed: see the notification"
-        show_error(f"Neural style transfer stopped with an error: {reason}")
-
-    def _on_warning(self, args: tuple) -> None:
-        show_warning(f"Neural style transfer: {args[0]}")
-
-    def _on_finished(self) -> None:
-        job, worker = self._job, self.worker
-        self._job, self.worker = None, None
-        if job is None:
-            return
-        job.stopped = worker is not None and worker.abort_requested and (job.last is None or not job.last.done)
-        job.record()
+    def _on_end(self, session: Session) -> None:
+        if self.session is session:
+            self.session = None
         if self._alive:
             self.run_button.enabled, self.stop_button.enabled = True, False
-            if job.output is None and job.stopped:
-                self.status.value = "stopped before the first preview"
-            elif job.error is None:
-                self.status.value = (f"{'stopped' if job.stopped else 'done'} after {job.steps} steps · "
-                                     f"{_losses_text(job.losses)}")
-        job.pbar.close()
+            self._update_result_buttons()
 
     # -- shutdown -------------------------------------------------------------------------------------
     _alive = True
 
     def _on_layer_removed(self, event: Any) -> None:
-        job = self._job
-        if job is not None and event.value in (job.content, job.style, job.output):
+        session = self.session
+        if session is not None and event.value in (session.content, session.style, session.output):
             show_info(f"Neural style transfer stopped: layer '{event.value.name}' was removed")
             self.stop()
 
@@ -276,13 +260,23 @@ class StyleTransferWidget(Container):
 
     def shutdown(self, wait_s: float = SHUTDOWN_WAIT_S) -> None:
         """Stop the run, if any, and wait up to ``wait_s`` for its thread to finish its step."""
-        worker = self.worker
-        if worker is None:
-            return
-        worker.quit()
-        deadline = time.monotonic() + wait_s
-        while worker.is_running and time.monotonic() < deadline:
-            time.sleep(0.02)
+        if self.session is not None:
+            self.session.wait(wait_s)
+
+
+class _Undocked(QObject):
+    """Calls ``on_undocked`` when ``widget`` loses its parent: napari closing the dock (the widget itself
+    lives on, held by its run's signals, so it is not destroyed)."""
+
+    def __init__(self, widget: QWidget, on_undocked: Callable[[], None]) -> None:
+        super().__init__(widget)
+        self._on_undocked = on_undocked
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.ParentChange and obj.parent() is None:
+            self._on_undocked()
+        return False
 
 
 def params_from_widget(widget: StyleTransferWidget) -> StyleParams:
@@ -301,11 +295,8 @@ def params_from_widget(widget: StyleTransferWidget) -> StyleParams:
         content_weight=_number(widget, "content_weight"), tv_weight=_number(widget, "tv_weight"),
         optimizer=widget.optimizer.value, init=widget.init.value, seed=widget.seed.value,
         scales=widget.scales.value, preserve_color=widget.preserve_color.value, weights=weights,
-        device=widget.device.value, preview_every=widget.preview_every.value, contrast_limits=limits)
-
-
-def _losses_text(losses: dict[str, float]) -> str:
-    return " · ".join(f"{k} {v:.3g}" for k, v in losses.items() if k != "total")
+        device=widget.device.value, preview_every=widget.preview_every.value, tile_size=widget.tile_size.value,
+        tile_overlap=widget.tile_overlap.value, contrast_limits=limits)
 
 
 def _number(widget: Container, name: str) -> float:
@@ -314,48 +305,3 @@ def _number(widget: Container, name: str) -> float:
         return float(text)
     except ValueError:
         raise ValueError(f"{name} must be a number such as 1e5, got {text!r}") from None
-
-
-def _plane(layer: Image, viewer: napari.viewer.Viewer, size: int) -> tuple[np.ndarray, list[int]]:
-    """The 2D image (Y, X) or (Y, X, C) of ``layer`` on screen now, and its index in the leading dims.
-
-    Stacks give the slice at the viewer's current point; multiscale data the coarsest level whose long
-    side is still at least ``size`` (else level 0).
-    """
-    spatial = slice(layer.ndim - 2, layer.ndim)
-    data = layer.data
-    if layer.multiscale:
-        levels = [level for level in data if max(level.shape[spatial]) >= size]
-        full, data = data[0].shape, levels[-1] if levels else data[0]
-    else:
-        full = data.shape
-    point = layer.world_to_data(viewer.dims.point)
-    index = [int(np.clip(np.floor(p * n / f + 0.5), 0, n - 1))
-             for p, n, f in zip(point[: layer.ndim - 2], data.shape, full)]
-    return np.asarray(data[tuple(index)]), index
-
-
-def _stack_data(layer: Image, size: int) -> np.ndarray:
-    """All of ``layer``'s data for a whole-stack run (multiscale: the level :func:`_plane` would use)."""
-    if not layer.multiscale:
-        return np.asarray(layer.data)
-    levels = [level for level in layer.data if max(level.shape[layer.ndim - 2: layer.ndim]) >= size]
-    return np.asarray(levels[-1] if levels else layer.data[0])
-
-
-def _run_steps(content: np.ndarray, style: list[np.ndarray], params: StyleParams, labels: np.ndarray | None,
-               rgb: bool) -> Iterator[Progress]:
-    """``stylize_steps`` for the worker thread, with autograd on there (grad mode is per thread)."""
-    import torch
-
-    from .engine.transfer import stylize_steps
-
-    torch.set_grad_enabled(True)
-    try:
-        yield from stylize_steps(content, style, params, labels=labels, rgb=rgb)
-    except RuntimeError as exc:  # superqt takes a RuntimeError for a deleted worker: no signal, a hung run
-        raise _RunError(f"{type(exc).__name__}: {exc}") from exc
-
-
-class _RunError(Exception):
-    """An engine RuntimeError (e.g. out of memory), carried out of the worker as an ordinary error."""

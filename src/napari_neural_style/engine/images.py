@@ -19,11 +19,28 @@ class Plane:
     gray: bool  # the input had a single channel
 
 
+def as_array(array: object, what: str) -> np.ndarray:
+    """``array`` as numpy, in napari's layout (channels last); ValueError for nested lists of unequal lengths
+    and for torch tensors that look channels-first, (C, Y, X) or (N, C, Y, X), rather than a stack."""
+    if type(array).__module__.split(".")[0] == "torch":
+        shape = tuple(array.shape)
+        if len(shape) >= 3 and shape[-3] in (1, 3, 4) and shape[-1] not in (1, 3, 4):
+            raise ValueError(f"{what} image is a torch tensor of shape {shape}: channels first (C, Y, X), as "
+                             f"torch keeps images? Pass it channels last, e.g. tensor.permute(1, 2, 0); a "
+                             f"stack of {shape[-3]} slices must be a numpy array")
+        array = array.detach().cpu()
+    try:
+        return np.asarray(array)
+    except ValueError as exc:
+        raise ValueError(f"{what} image is not a regular array (nested lists of unequal lengths?): "
+                         f"{str(exc).splitlines()[0]}") from None
+
+
 def check_array(array: object, what: str) -> np.ndarray:
     """A numeric (Y, X), (Y, X, 1|3|4) array, at least MIN_SIDE pixels a side, finite; else a ValueError."""
     if array is None:
         raise ValueError(f"{what} image is missing")
-    a = np.asarray(array)
+    a = as_array(array, what)
     if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
         raise ValueError(f"{what} image must hold numbers, got dtype {a.dtype}")
     if np.iscomplexobj(a):

@@ -162,8 +162,9 @@ def _load_cached(weights: str, device: str) -> tuple[nn.Sequential, Normalizer]:
         state, caffe = _file_state(Path(weights)), False
     try:
         features.load_state_dict(state)
-    except RuntimeError as exc:
-        raise ValueError(f"weights {weights!r} do not fit VGG19's layers: {str(exc).splitlines()[0]}") from None
+    except RuntimeError:
+        raise ValueError(f"weights {weights!r} do not fit VGG19's layers: "
+                         f"{_mismatch(features.state_dict(), state)}") from None
     features.eval().requires_grad_(False)
     return features.to(device), Normalizer(caffe).to(device)
 
@@ -223,6 +224,18 @@ def _torchvision_state() -> dict[str, torch.Tensor]:
                          f"once from the internet; without a connection use weights='caffe' or a local file"
                          ) from None
     return _features_only(full)
+
+
+def _mismatch(expected: dict[str, torch.Tensor], state: dict) -> str:
+    """What differs between VGG19's ``expected`` state dict and ``state``, in a sentence with examples."""
+    missing = [k for k in expected if k not in state]
+    extra = [k for k in state if k not in expected]
+    shapes = [f"{k} is {tuple(getattr(state[k], 'shape', ()))}, not {tuple(expected[k].shape)}"
+              for k in expected if k in state and tuple(getattr(state[k], "shape", ())) != tuple(expected[k].shape)]
+    parts = [f"{len(keys)} {what} (e.g. {keys[0]})" for keys, what in
+             ((missing, "missing keys"), (extra, "unexpected keys")) if keys]
+    parts += [f"{len(shapes)} of the wrong shape (e.g. {shapes[0]})"] if shapes else []
+    return "; ".join(parts) or "the values do not load"
 
 
 def _file_state(path: Path) -> dict[str, torch.Tensor]:

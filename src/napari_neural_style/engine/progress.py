@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +18,9 @@ class Progress:
     filled slice by slice, later slices still 0) is set when a slice is finished: on the last step it is
     the whole result. It is one array, updated in place by later slices: copy it to keep a snapshot.
     Tiled scales: ``tile`` (1-based) of ``tiles``; both 0 when the scale is one whole image.
+    ``current()`` renders the image as it is now, like ``image`` (of a stack: the current slice), e.g. to
+    keep it after a stop or Ctrl-C; call it while the generator is paused or ended, never from another
+    thread while it runs.
     """
 
     step: int
@@ -33,6 +37,7 @@ class Progress:
     stack: np.ndarray | None = field(default=None, repr=False)
     tile: int = 0
     tiles: int = 0
+    current: Callable[[], np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @property
     def done(self) -> bool:

@@ -142,9 +142,13 @@ class Run:
         eta = self._stepping * (self.plan.work - self._work) / self._work
         every = self.p.preview_every
         show = last or (every and self._step % every == 0)
-        image = render(preview(), self.inputs, self.plan.shape) if show else None
+
+        def current() -> np.ndarray:
+            return render(preview(), self.inputs, self.plan.shape)
+
         return Progress(self._step, self.plan.total, losses, elapsed, eta, index, len(self.plan.scales),
-                        scale.shape, image, tile=tile, tiles=len(scale.tiles) if tile else 0)
+                        scale.shape, current() if show else None, tile=tile, tiles=len(scale.tiles) if tile else 0,
+                        current=current)
 
     def _upsample(self, image: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
         """The next scale's start. From the content: the sharp content there plus the coarse result's

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .images import layout
+from .images import as_array, layout
 from .inputs import Inputs
 from .params import StyleParams
 from .plan import Plan
@@ -62,9 +62,10 @@ def stylize_steps(content: np.ndarray, style: np.ndarray | Sequence[np.ndarray],
     a run that would not fit in memory is refused with a ValueError before it starts.
     """
     params = params if params is not None else StyleParams()
+    content = as_array(content, "content") if content is not None else None
     lead, channels = layout(np.shape(content), rgb)
     if lead:
-        yield from stack_steps(np.asarray(content), style, params, lead=lead, rgb=channels,
+        yield from stack_steps(content, style, params, lead=lead, rgb=channels,
                                init_image=init_image, labels=labels)
         return
     inputs = Inputs.read(content, style, params, init_image=init_image, labels=labels)

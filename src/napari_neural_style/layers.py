@@ -1,0 +1,100 @@
+"""napari layers ⇄ engine arrays: the plane on screen, a whole stack, and where an output layer goes.
+
+Plain functions of a layer and a world point, testable without a viewer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from napari.layers import Image, Labels
+
+Layer = Image | Labels
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an output layer goes: ``scale`` and ``translate`` for every axis of its data but channels."""
+
+    scale: tuple[float, ...]
+    translate: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """What a run reads: the content and style layers (for placement and names), the arrays for the engine
+    (``content_data``: a plane or a whole stack), and ``about``: the picks the output's metadata records
+    (plane_index, whole_stack, more_styles, labels, continues)."""
+
+    content: Image
+    style: Image
+    content_data: np.ndarray
+    styles: list[np.ndarray]
+    labels: np.ndarray | None
+    about: dict[str, Any] = field(default_factory=dict)
+    init_image: np.ndarray | None = None
+
+
+def read_inputs(content: Image, style: Image, more: Sequence[Image], labels: Labels | None, point: Sequence[float],
+                size: int, *, whole_stack: bool = False, init_image: np.ndarray | None = None,
+                continues: dict[str, Any] | None = None) -> RunInputs:
+    """The arrays of a run at world ``point``: content and style planes (the whole content stack with
+    ``whole_stack``), ``more`` styles' planes after the style, and the labels' plane (or stack)."""
+    content_data, content_index = plane_at(content, point, size)
+    style_plane, style_index = plane_at(style, point, size)
+    more = [layer for layer in more if layer is not content and layer is not style]
+    styles = [style_plane] + [plane_at(layer, point, size)[0] for layer in more]
+    if whole_stack:
+        content_data, content_index = stack_data(content, size), []
+    lab = None
+    if labels is not None:
+        lab = np.asarray(labels.data) if whole_stack and labels.ndim == content.ndim else plane_at(labels, point, size)[0]
+    about = {"plane_index": {"content": content_index, "style": style_index}, "whole_stack": whole_stack,
+             "more_styles": [layer.name for layer in more], "labels": labels.name if labels is not None else None,
+             "continues": continues}
+    return RunInputs(content, style, content_data, styles, lab, about, init_image)
+
+
+def _level(layer: Layer, size: int) -> np.ndarray | object:
+    """The data the run reads: multiscale data's coarsest level whose long side is still at least
+    ``size`` (else level 0); the data itself otherwise."""
+    if not layer.multiscale:
+        return layer.data
+    spatial = slice(layer.ndim - 2, layer.ndim)
+    levels = [level for level in layer.data if max(level.shape[spatial]) >= size]
+    return levels[-1] if levels else layer.data[0]
+
+
+def plane_at(layer: Layer, point: Sequence[float], size: int) -> tuple[np.ndarray, list[int]]:
+    """The 2D image (Y, X) or (Y, X, C) of ``layer`` at world ``point`` (e.g. ``viewer.dims.point``), at the
+    resolution :func:`_level` picks for ``size``, and its index along the leading axes (of level 0)."""
+    data = _level(layer, size)
+    full = (layer.data[0] if layer.multiscale else layer.data).shape
+    lead = layer.ndim - 2
+    index = [int(np.clip(np.floor(p + 0.5), 0, f - 1)) for p, f in zip(layer.world_to_data(point)[:lead], full)]
+    level_index = tuple(min(i * n // f, n - 1) for i, n, f in zip(index, data.shape, full))
+    return np.asarray(data[level_index]), index
+
+
+def stack_data(layer: Layer, size: int) -> np.ndarray:
+    """All of ``layer``'s data for a whole-stack run (multiscale: the level :func:`plane_at` reads)."""
+    return np.asarray(_level(layer, size))
+
+
+def placement(content: Image, shape: Sequence[int], lead: int = 0, index: Sequence[int] = ()) -> Placement:
+    """Where an output of ``shape`` goes so that it covers ``content``'s extent: its first ``lead`` axes
+    are the content's last leading axes, then (Y, X). A whole stack's result starts where the content does;
+    one slice's result (``index``: the slice's index along all leading axes) sits at that slice."""
+    plane = content.ndim - 2
+    full = np.asarray((content.data[0] if content.multiscale else content.data).shape[plane:plane + 2])
+    pixel = np.asarray(content.scale[-2:], float)
+    scale = pixel * full / np.asarray(shape[lead:lead + 2])
+    # pixel edges, not centres, line up with the content's: both cover the same extent
+    translate = np.asarray(content.translate[-2:], float) + (scale - pixel) / 2
+    axes = range(plane - lead, plane)
+    at = [content.translate[a] + (index[a] * content.scale[a] if index else 0.0) for a in axes]
+    return Placement(tuple(float(s) for s in (*(content.scale[a] for a in axes), *scale)),
+                     tuple(float(t) for t in (*at, *translate)))

@@ -1,0 +1,51 @@
+"""The user-facing options of :class:`.StyleParams`: one help text and choice list each, shared by the
+command line's ``--help`` and the widget's tooltips (no torch here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .engine.params import INTENSITY_RULES, OPTIMIZERS, POOLINGS, PRECISIONS, PRESERVE_COLOR, STACK_INITS
+
+
+@dataclass(frozen=True)
+class Option:
+    """``help``: one line for ``--help`` and tooltips; ``choices``: the values offered, if a fixed set (the
+    command line's ``--init`` also takes an image path)."""
+
+    help: str
+    choices: tuple[str, ...] | None = None
+
+
+INIT_CHOICES = ("content", "noise")  # plus "image" with an image given (the CLI: a path)
+
+OPTIONS: dict[str, Option] = {
+    "size": Option("long side of the output in pixels"),
+    "steps": Option("optimiser steps over all scales"),
+    "style_weight": Option("style loss weight, e.g. 10 to 1000"),
+    "content_weight": Option("content loss weight"),
+    "tv_weight": Option("smoothness (total variation) loss weight, e.g. 1e-3"),
+    "optimizer": Option("optimiser: L-BFGS (few sharp steps) or Adam", OPTIMIZERS),
+    "init": Option("start from the content or from noise", INIT_CHOICES),
+    "seed": Option("random seed (noise init)"),
+    "scales": Option("coarse-to-fine levels, each half the side of the next"),
+    "preserve_color": Option("keep the content's colours: its luminance only, or matched histograms",
+                             PRESERVE_COLOR),
+    "weights": Option("VGG19 weights: caffe (the original), torchvision (downloaded once) or a state-dict file"),
+    "device": Option("auto, cpu, cuda, cuda:N or mps"),
+    "style_blend": Option("one weight per style image"),
+    "style_scale": Option("style size relative to the output"),
+    "pooling": Option("VGG19 pooling", POOLINGS),
+    "precision": Option("autocast precision", PRECISIONS),
+    "intensity": Option("how intensities map to [0, 1]: full dtype range or percentiles", INTENSITY_RULES),
+    "stack_init": Option("stacks: start each slice from the previous result, or each independently", STACK_INITS),
+    "stack_steps": Option("stacks: share of the steps for each chained slice"),
+    "tile_size": Option("optimise scales larger than this in tiles of this side (0: never)"),
+    "tile_overlap": Option("overlap of neighbouring tiles in pixels"),
+    "preview_every": Option("steps between previews (0: only the end)"),
+}
+
+
+def help_text(name: str) -> str:
+    """The help of option ``name`` (a :class:`.StyleParams` field)."""
+    return OPTIONS[name].help

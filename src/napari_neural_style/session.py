@@ -1,0 +1,197 @@
+"""One run from the widget: its worker thread, its output layer, its progress bar and the metadata it writes.
+
+torch is imported only inside the worker thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from napari.layers import Image
+from napari.qt.threading import create_worker
+from napari.utils import progress
+from napari.utils.notifications import show_error, show_warning
+from superqt.utils import GeneratorWorker
+
+from .engine.params import StyleParams
+from .engine.plan import StackPlan, make_plan
+from .layers import RunInputs, placement
+
+if TYPE_CHECKING:
+    import napari
+
+    from .engine.progress import Progress
+
+METADATA_KEY = "neural_style"
+PACKAGE = Path(__file__).resolve().parent
+
+
+class Session:
+    """A run of ``params`` on ``inputs``.
+
+    It streams previews into its output layer (created on the first image, above the inputs), keeps the
+    layer's metadata current (everything needed to re-run it), and reports through ``on_status`` (one
+    line of text) and ``on_end`` (called once the worker has finished). Constructing it checks the plan
+    (ValueError for the user); ``start`` launches the worker.
+    """
+
+    def __init__(self, viewer: napari.viewer.Viewer, inputs: RunInputs, params: StyleParams, *,
+                 on_status: Callable[[str], None], on_end: Callable[[Session], None]) -> None:
+        content, style = inputs.content, inputs.style
+        self.plan = make_plan(params, np.shape(inputs.content_data), content.rgb)
+        self.viewer, self.content, self.style, self.params, self.about = viewer, content, style, params, inputs.about
+        self.on_status, self.on_end = on_status, on_end
+        self.output: Image | None = None
+        self.last: Progress | None = None
+        self.steps = 0
+        self.losses: dict[str, float] = {}
+        self.error: str | None = None
+        self.stopped = False
+        self._warned: set[str] = set()
+        self.pbar = progress(total=self.plan.total, desc=f"Neural style: {content.name} × {style.name}")
+        self.worker: GeneratorWorker = create_worker(
+            _run_steps, inputs.content_data, inputs.styles, params, labels=inputs.labels, rgb=content.rgb,
+            init_image=inputs.init_image, _worker_class=GeneratorWorker, _start_thread=False, _ignore_errors=True)
+        self.worker.yielded.connect(self._on_progress)
+        self.worker.errored.connect(self._on_error)
+        self.worker.warned.connect(self._on_warning)
+        self.worker.finished.connect(self._on_finished)
+
+    @property
+    def lead(self) -> int:
+        """Leading axes of the output: the stack's, or the content's around a single-slice result."""
+        return len(self.plan.lead_shape) if isinstance(self.plan, StackPlan) else len(self._plane_index)
+
+    @property
+    def _plane_index(self) -> list[int]:
+        """The content's slice of a single-slice run (empty for 2D content and whole stacks)."""
+        return [] if isinstance(self.plan, StackPlan) else list(self.about["plane_index"]["content"])
+
+    def start(self) -> None:
+        self.on_status("starting (loading the network)…")
+        self.worker.start()
+
+    def stop(self) -> None:
+        """Ask the run to end after the current step; its current image stays in the output layer."""
+        self.worker.quit()
+        self.on_status("stopping after this step…")
+
+    def wait(self, timeout_s: float) -> None:
+        """Stop the run and wait up to ``timeout_s`` for its thread to finish its step."""
+        self.worker.quit()
+        deadline = time.monotonic() + timeout_s
+        while self.worker.is_running and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def record(self) -> None:
+        """Write everything needed to re-run this into the output layer's metadata."""
+        if self.output is not None:
+            self.output.metadata[METADATA_KEY] = {
+                "params": self.params.to_dict(), "content": self.content.name, "style": self.style.name,
+                **self.about, "steps_done": self.steps, "losses": dict(self.losses), "stopped": self.stopped,
+                "error": self.error,
+            }
+
+    # -- worker signals -------------------------------------------------------------------------------
+    def _on_progress(self, p: Progress) -> None:
+        self.last, self.steps, self.losses = p, p.step, p.losses
+        where = f"slice {p.index} ({p.slices}) · " if p.index else ""
+        self.on_status(f"{where}step {p.step}/{p.total} · {losses_text(p.losses)} · ETA {p.eta:.0f} s")
+        if p.index and p.stack is not None:
+            self._show(p.stack[:self._rows(self._finished(p))])
+        elif not p.index and p.image is not None:
+            self._show(p.image.reshape((1,) * self.lead + p.image.shape))
+        self.record()
+        # last: napari's progress bar processes Qt events, so other handlers may run inside this call
+        self.pbar.update(p.step - self.pbar.n)
+
+    def _finished(self, p: Progress) -> int:
+        """Slices of a whole-stack run finished by step ``p``."""
+        return int(np.ravel_multi_index(p.index, self.plan.lead_shape)) + int(p.stack is not None)
+
+    def _rows(self, finished: int) -> int:
+        """Entries along a stack's first axis holding ``finished`` slices (C order): unstarted ones are left
+        out of the output, not shown black."""
+        return -(-finished // int(np.prod(self.plan.lead_shape[1:])))
+
+    def _show(self, data: np.ndarray) -> None:
+        """Put ``data`` (the output's leading axes, then a plane) into the output layer, creating it on the
+        first call on top of the inputs and earlier results, covering the content's extent (a single slice's
+        result at that slice)."""
+        layers = self.viewer.layers
+        if self.output is not None:
+            if self.output in layers:
+                self.output.data = data
+            return
+        if self.content not in layers or self.style not in layers:  # removed: this run is ending
+            return
+        plane_index = self._plane_index
+        where = placement(self.content, data.shape, self.lead, plane_index)
+        at = f"[{', '.join(map(str, plane_index))}]" if plane_index else ""
+        self.output = Image(data, name=f"{self.content.name}{at} × {self.style.name}",
+                            rgb=data.ndim > self.lead + 2, contrast_limits=(0.0, 1.0), scale=where.scale,
+                            translate=where.translate)
+        self.record()
+        below = [self.content, self.style, *(layer for layer in layers if METADATA_KEY in layer.metadata)]
+        layers.insert(max(layers.index(layer) for layer in below) + 1, self.output)
+
+    def _on_error(self, exc: Exception) -> None:
+        self.error = str(exc) if isinstance(exc, (ValueError, _RunError)) else f"{type(exc).__name__}: {exc}"
+        self.on_status(f"failed: {self.error.strip().splitlines()[0]}")  # the full reason is in the notification
+        show_error(f"Neural style transfer failed: {self.error}")
+
+    def _on_warning(self, args: tuple) -> None:
+        """Show the plugin's own warnings, once each (superqt hands over every thread's during the run)."""
+        message, filename = str(args[0]), args[2]
+        if Path(filename).resolve().is_relative_to(PACKAGE) and message not in self._warned:
+            self._warned.add(message)
+            show_warning(f"Neural style transfer: {message}")
+
+    def _on_finished(self) -> None:
+        last = self.last
+        self.stopped = self.worker.abort_requested and (last is None or not last.done)
+        if self.stopped and self.error is None:
+            self.on_status(self._keep_current(last))
+        elif self.error is None:
+            self.on_status(f"done after {self.steps} steps · {losses_text(self.losses)}")
+        self.record()
+        self.pbar.close()
+        self.on_end(self)
+
+    def _keep_current(self, last: Progress | None) -> str:
+        """After a stop: the current image into the output (a stack keeps its finished slices); the status."""
+        if last is None:
+            return "stopped before the first step"
+        head = f"stopped at step {last.step}/{last.total}"
+        if last.index:
+            return f"{head}: kept the {self._finished(last)} of {last.slices} slices finished"
+        if last.current is not None:
+            image = last.current()
+            self._show(image.reshape((1,) * self.lead + image.shape))
+        return f"{head}: kept the image of step {last.step} · {losses_text(self.losses)}"
+
+
+def losses_text(losses: dict[str, float]) -> str:
+    return " · ".join(f"{k} {v:.3g}" for k, v in losses.items() if k != "total")
+
+
+def _run_steps(content: np.ndarray, style: list[np.ndarray], params: StyleParams, *, labels: np.ndarray | None,
+               rgb: bool, init_image: np.ndarray | None) -> Iterator[Progress]:
+    """``stylize_steps`` for the worker thread, with autograd on there (grad mode is per thread)."""
+    import torch
+
+    from .engine.transfer import stylize_steps
+
+    torch.set_grad_enabled(True)
+    try:
+        yield from stylize_steps(content, style, params, labels=labels, rgb=rgb, init_image=init_image)
+    except RuntimeError as exc:  # superqt takes a RuntimeError for a deleted worker: no signal, a hung run
+        raise _RunError(f"{type(exc).__name__}: {exc}") from exc
+
+
+class _RunError(Exception):
+    """An engine RuntimeError (e.g. out of memory), carried out of the worker as an ordinary error."""
