@@ -38,7 +38,10 @@ OPTIONS: dict[str, Option] = {
     "pooling": Option("VGG19 pooling", POOLINGS),
     "precision": Option("autocast precision", PRECISIONS),
     "intensity": Option("how intensities map to [0, 1]: full dtype range or percentiles", INTENSITY_RULES),
-    "stack_init": Option("stacks: start each slice from the previous result, or each independently", STACK_INITS),
+    "stack_init": Option("stacks: start each slice from the previous result warped along the optical flow (with "
+                         "a temporal loss), from the previous result as it is, or each independently", STACK_INITS),
+    "temporal_weight": Option("stacks, flow: weight of the temporal loss keeping each slice near the previous "
+                              "one warped along the flow"),
     "stack_steps": Option("stacks: share of the steps for each chained slice"),
     "tile_size": Option("optimise scales larger than this in tiles of this side (0: never)"),
     "tile_overlap": Option("overlap of neighbouring tiles in pixels"),
