@@ -34,6 +34,17 @@ def test_widget_loads_through_manifest(viewer_widget):
     assert widget.worker is None
 
 
+def test_the_network_loads_before_run(docked, qtbot):
+    """Opening the widget starts loading the default network in the background: Run finds it ready."""
+    from napari_neural_style.engine import network
+
+    network._load_cached.cache_clear()
+    _, widget = docked({"a": (data.astronaut()[::4, ::4], {}), "b": (data.hubble_deep_field()[::16, ::16], {})},
+                       "a", "b")
+    assert widget.worker is None
+    qtbot.waitUntil(lambda: network._load_cached.cache_info().currsize == 1, timeout=RUN_TIMEOUT_MS)
+
+
 def test_pickers_follow_layers(viewer_widget):
     viewer, widget = viewer_widget
     names = lambda: [layer.name for layer in widget.content.choices]  # noqa: E731

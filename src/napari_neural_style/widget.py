@@ -5,6 +5,7 @@ torch is imported only when the widget is built (to list devices) and inside the
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -43,7 +44,7 @@ class StyleTransferWidget(Container):
     """Neural style transfer of one image layer in the style of another, with live previews."""
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
-        from .engine.network import available_devices
+        from .engine.network import available_devices, preload
 
         self.viewer = viewer
         self.session: Session | None = None
@@ -106,6 +107,8 @@ class StyleTransferWidget(Container):
         viewer.layers.events.removed.connect(self._on_layer_removed)
         self.native.destroyed.connect(self._on_destroyed)
         self._undocked = _Undocked(self.native, self.stop)
+        # ready before Run: the default network loads in the background while the user picks layers
+        threading.Thread(target=preload, args=(d.weights, d.device), name="neural-style preload", daemon=True).start()
 
     @property
     def worker(self) -> GeneratorWorker | None:

@@ -169,6 +169,15 @@ def _load_cached(weights: str, device: str) -> tuple[nn.Sequential, Normalizer]:
     return features.to(device), Normalizer(caffe).to(device)
 
 
+def preload(weights: str = "caffe", device: str = "auto") -> None:
+    """Load (and cache) a network ahead of its first run, e.g. in a background thread; errors are left for
+    the run itself to report."""
+    try:
+        load_network(weights, resolve_device(device))
+    except ValueError:
+        pass
+
+
 def _avoid_llvm_clash() -> None:
     """Keep torch from importing triton once an OpenGL driver has loaded its own LLVM (Linux Mesa).
 
