@@ -92,6 +92,23 @@ def test_run_streams_previews_and_records(viewer_widget, qtbot):
     assert widget.status.value.startswith("done after 10 steps")
 
 
+def test_loss_plot_follows_the_run(viewer_widget, qtbot):
+    """Every step's style, content and total loss on a log axis; a mark where each later scale begins."""
+    _, widget = viewer_widget
+    widget.scales.value = 2
+    widget.run_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    plot = widget.loss_plot
+    assert set(plot.curves) == {"style", "content", "total"}
+    steps, total = plot.curves["total"].getData()
+    assert list(steps) == list(range(1, 11)) and np.isfinite(total).all()
+    assert plot.native.getPlotItem().ctrl.logYCheck.isChecked()
+    assert [mark.value() for mark in plot.marks] == [StyleParams(steps=10, scales=2).schedule[0][1] + 0.5]
+    widget.run_button.clicked.emit()  # a new run starts a new plot
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    assert len(plot.curves["total"].getData()[0]) == 10
+
+
 def test_progress_bar_starts_at_the_plans_total_when_tiled(viewer_widget, qtbot):
     viewer, widget = viewer_widget
     widget.tile_size.value, widget.tile_overlap.value, widget.steps.value = 32, 8, 2

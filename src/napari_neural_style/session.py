@@ -35,16 +35,17 @@ class Session:
 
     It streams previews into its output layer (created on the first image, above the inputs), keeps the
     layer's metadata current (everything needed to re-run it), and reports through ``on_status`` (one
-    line of text) and ``on_end`` (called once the worker has finished). Constructing it checks the plan
+    line of text), ``on_step`` (every step's record) and ``on_end`` (called once the worker has finished). Constructing it checks the plan
     (ValueError for the user); ``start`` launches the worker.
     """
 
     def __init__(self, viewer: napari.viewer.Viewer, inputs: RunInputs, params: StyleParams, *,
-                 on_status: Callable[[str], None], on_end: Callable[[Session], None]) -> None:
+                 on_status: Callable[[str], None], on_end: Callable[[Session], None],
+                 on_step: Callable[[Progress], None] = lambda p: None) -> None:
         content, style = inputs.content, inputs.style
         self.plan = make_plan(params, np.shape(inputs.content_data), content.rgb)
         self.viewer, self.content, self.style, self.params, self.about = viewer, content, style, params, inputs.about
-        self.on_status, self.on_end = on_status, on_end
+        self.on_status, self.on_end, self.on_step = on_status, on_end, on_step
         self.output: Image | None = None
         self.last: Progress | None = None
         self.steps = 0
@@ -106,6 +107,7 @@ class Session:
         elif not p.index and p.image is not None:
             self._show(p.image.reshape((1,) * self.lead + p.image.shape))
         self.record()
+        self.on_step(p)
         # last: napari's progress bar processes Qt events, so other handlers may run inside this call
         self.pbar.update(p.step - self.pbar.n)
 

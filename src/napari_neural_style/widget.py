@@ -20,6 +20,7 @@ from qtpy.QtWidgets import QSizePolicy, QWidget
 from .engine.params import OPTIMIZERS, PRESERVE_COLOR, WEIGHT_SOURCES, StyleParams
 from .layers import RunInputs, read_inputs
 from .options import INIT_CHOICES, help_text
+from .plot import LossPlot
 from .reuse import continue_params, control_values
 from .session import METADATA_KEY, Session
 
@@ -92,6 +93,8 @@ class StyleTransferWidget(Container):
         self.more_styles.native.setMaximumHeight(MORE_STYLES_HEIGHT)  # a short list; it scrolls
         self.status.native.setWordWrap(True)  # long messages wrap; the dock keeps its width
         self.status.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.loss_plot = LossPlot()
+        self.native.layout().addWidget(self.loss_plot.native)
         self.native.layout().addStretch(1)  # spare height goes below the controls, not between them
         self.advanced.changed.connect(self._show_advanced)
         self.weights.changed.connect(self._show_advanced)
@@ -223,11 +226,13 @@ class StyleTransferWidget(Container):
         if self.session is not None:
             return
         try:
-            session = Session(self.viewer, inputs, params, on_status=self._set_status, on_end=self._on_end)
+            session = Session(self.viewer, inputs, params, on_status=self._set_status, on_end=self._on_end,
+                              on_step=self.loss_plot.add)
         except ValueError as exc:
             show_error(f"Neural style transfer cannot start: {exc}")
             return
         self.session = session
+        self.loss_plot.clear()
         self.run_button.enabled, self.stop_button.enabled, self.continue_button.enabled = False, True, False
         session.start()
 
