@@ -1,4 +1,4 @@
-"""Make docs/screenshot.png: real napari with the sample data, the widget docked and a finished run.
+"""Make docs/screenshot.png: real napari with the sample data, the widget docked, mid-run (two thirds done).
 
 Run under Xvfb:  xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python docs/screenshot.py
 """
@@ -25,9 +25,10 @@ def main() -> None:
     widget.size.value, widget.preview_every.value = 256, 10
     widget.run_button.clicked.emit()
     app, start = QApplication.instance(), time.monotonic()
-    while widget.worker is not None:
-        if time.monotonic() - start > TIMEOUT_S:
-            raise SystemExit(f"the run did not finish within {TIMEOUT_S} s")
+    session = widget.session
+    while session.last is None or session.last.step < 2 * session.plan.total // 3 or session.output is None:
+        if time.monotonic() - start > TIMEOUT_S or widget.worker is None:
+            raise SystemExit(f"the run did not get two thirds done within {TIMEOUT_S} s")
         app.processEvents()
         time.sleep(0.02)
     viewer.layers["style: hubble"].visible = False
@@ -35,7 +36,8 @@ def main() -> None:
     for _ in range(20):
         app.processEvents()
     viewer.screenshot(str(OUT), canvas_only=False)
-    print(f"{OUT}: {widget.status.value} in {time.monotonic() - start:.0f} s")
+    print(f"{OUT}: {widget.status.value} after {time.monotonic() - start:.0f} s")
+    widget.shutdown()
     viewer.close()
 
 

@@ -56,3 +56,18 @@ def test_skips_pairs_without_curvature() -> None:
         optimizer.step(closure)
     assert optimizer.order == []
     assert torch.isfinite(x).all()
+
+
+def test_first_step_from_a_given_gamma() -> None:
+    """With ``gamma`` (e.g. from a coarser scale) the first step is −gamma·g, not torch's tiny 1/‖g‖₁ one."""
+    x = torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64, requires_grad=True)
+    optimizer = CompactLBFGS(x, history_size=3, gamma=0.25)
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = (x**2).sum()  # g = 2x
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    torch.testing.assert_close(x.detach(), torch.tensor([0.5, -1.0, 1.5], dtype=torch.float64))

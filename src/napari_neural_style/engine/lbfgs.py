@@ -18,15 +18,20 @@ import torch
 class CompactLBFGS:
     """Minimises over one tensor ``x``; ``step(closure)`` evaluates the closure once, then moves ``x``."""
 
-    def __init__(self, x: torch.Tensor, history_size: int = 100, lr: float = 1.0) -> None:
+    def __init__(self, x: torch.Tensor, history_size: int = 100, lr: float = 1.0,
+                 gamma: float | None = None) -> None:
+        """``gamma``: a first guess of the inverse Hessian's scale (e.g. from a coarser scale's run). With it
+        the first step is −gamma·g; without it torch's tiny first step min(1, 1/‖g‖₁)·g, whose curvature
+        pair is then usually too small to keep (sᵀy ≤ 1e-10), so the next few steps are wasted too."""
         self.x, self.lr, self.m = x, lr, history_size
+        self.gamma0 = gamma
         n = x.numel()
         self.s = torch.zeros(history_size, n, device=x.device, dtype=x.dtype)
         self.y = torch.zeros_like(self.s)
         self.sy = torch.zeros(history_size, history_size, device=x.device, dtype=x.dtype)  # s_i · y_j
         self.yy = torch.zeros_like(self.sy)  # y_i · y_j
         self.order: list[int] = []  # buffer rows, oldest pair first
-        self.gamma = torch.ones((), device=x.device, dtype=x.dtype)
+        self.gamma = torch.full((), 1.0 if gamma is None else gamma, device=x.device, dtype=x.dtype)
         self.prev_g: torch.Tensor | None = None
         self.prev_step: torch.Tensor | None = None  # the last move, t·d
 
@@ -36,7 +41,10 @@ class CompactLBFGS:
     def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
         loss = closure()
         g = self.x.grad.detach().reshape(-1).clone()
-        if self.prev_g is None:
+        if self.prev_g is None and self.gamma0 is not None:
+            d = -self.gamma0 * g
+            t = self.lr
+        elif self.prev_g is None:
             d = -g
             t = (1.0 / g.abs().sum()).clamp(max=1.0) * self.lr
         else:
@@ -56,9 +64,10 @@ class CompactLBFGS:
         row = self.order.pop(0) if len(self.order) == self.m else len(self.order)
         self.s[row], self.y[row] = s, y
         self.order.append(row)
-        self.sy[row, :] = self.y @ s
-        self.sy[:, row] = self.s @ y
-        self.yy[row, :] = self.yy[:, row] = self.y @ y
+        k = len(self.order)  # rows 0..k-1 hold pairs (filled in order, then reused): skip the empty ones
+        self.sy[row, :k] = self.y[:k] @ s
+        self.sy[:k, row] = self.s[:k] @ y
+        self.yy[row, :k] = self.yy[:k, row] = self.y[:k] @ y
         self.gamma = ys / y.dot(y)
 
     def _hg(self, g: torch.Tensor) -> torch.Tensor:
@@ -68,11 +77,12 @@ class CompactLBFGS:
         idx = torch.tensor(self.order, device=g.device)
         sy, yy = self.sy[idx][:, idx], self.yy[idx][:, idx]
         r = sy.triu()
-        a, b = (self.s @ g)[idx, None], (self.y @ g)[idx, None]
+        k = len(self.order)
+        a, b = (self.s[:k] @ g)[idx, None], (self.y[:k] @ g)[idx, None]
         u = torch.linalg.solve_triangular(r, a, upper=True)
         rhs = torch.diag(sy)[:, None] * u + self.gamma * (yy @ u - b)
         p = torch.linalg.solve_triangular(r.T, rhs, upper=False)
-        coef_s = torch.zeros(self.m, device=g.device, dtype=g.dtype)
+        coef_s = torch.zeros(k, device=g.device, dtype=g.dtype)
         coef_y = torch.zeros_like(coef_s)
-        coef_s[idx], coef_y[idx] = p[:, 0], -self.gamma * u[:, 0]  # back to buffer rows; unused rows stay 0
-        return self.gamma * g + coef_s @ self.s + coef_y @ self.y
+        coef_s[idx], coef_y[idx] = p[:, 0], -self.gamma * u[:, 0]  # back to buffer rows
+        return self.gamma * g + coef_s @ self.s[:k] + coef_y @ self.y[:k]

@@ -27,10 +27,12 @@ Preview = Callable[[], torch.Tensor]  # the current image (1, 3, H, W) in [0, 1]
 class Run:
     """One 2D run of ``plan``; ``steps()`` drives it, and ``result`` holds the final network-side RGB
     (Y, X, 3) afterwards. The memory check happens here, before the network loads. ``image_terms``
-    (made per scale shape) add loss terms on the image, e.g. a stack's temporal term."""
+    (made per scale shape) add loss terms on the image, e.g. a stack's temporal term. ``curvature`` is
+    an earlier run's (e.g. the previous slice's) last L-BFGS scale, and afterwards this run's."""
 
     def __init__(self, inputs: Inputs, plan: Plan, params: StyleParams, *, outputs: int = 1,
-                 image_terms: ImageTerms | None = None) -> None:
+                 image_terms: ImageTerms | None = None,
+                 curvature: tuple[torch.Tensor, int] | None = None) -> None:
         self.inputs, self.plan, self.p = inputs, plan, params
         self.device = resolve_device(params.device)
         bf16 = params.precision == "bf16" or (params.precision == "auto" and bf16_supported(self.device))
@@ -41,6 +43,7 @@ class Run:
         self._graphed = GraphedForward(self.net, layers, enabled=self.device.type == "cuda")
         self._image_terms = image_terms or (lambda shape, window: {})
         self.result: np.ndarray | None = None
+        self.curvature = curvature  # the last L-BFGS's (gamma, element count): the next one's first step
 
     def _tensor(self, rgb: np.ndarray, shape: tuple[int, int]) -> torch.Tensor:
         return to_tensor(rgb, shape, self.device)
@@ -125,6 +128,8 @@ class Run:
         for _ in range(n_steps):
             start = time.perf_counter()
             optimizer.step(closure)
+            if isinstance(optimizer, CompactLBFGS):  # its curvature scale starts the next scale (no sync here)
+                self.curvature = (optimizer.gamma, x.numel())
             if self.p.optimizer == "adam":
                 with torch.no_grad():
                     x.clamp_(0.0, 255.0)
@@ -168,11 +173,10 @@ class Run:
     def _optimizer(self, x: torch.Tensor) -> torch.optim.Optimizer | CompactLBFGS:
         if self.p.optimizer == "adam":
             return torch.optim.Adam([x], lr=self.p.learning_rate)
-        history = memory.history_pairs(x.numel() // 3)
-        if x.device.type != "cpu":  # same iterates, without a host sync per history pair
-            return CompactLBFGS(x, history_size=history)
-        return torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=history, tolerance_grad=0.0,
-                                 tolerance_change=0.0)
+        # The inverse Hessian's scale grows with the pixel count (the losses are means): the previous scale's,
+        # per element, makes a good first step here instead of torch's tiny one, whose pair is then dropped.
+        gamma = None if self.curvature is None else float(self.curvature[0]) * x.numel() / self.curvature[1]
+        return CompactLBFGS(x, history_size=memory.history_pairs(x.numel() // 3), gamma=gamma)
 
 
 def _assembled(acc: torch.Tensor, weights: torch.Tensor, base: torch.Tensor) -> torch.Tensor:

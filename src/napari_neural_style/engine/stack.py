@@ -53,7 +53,7 @@ def stack_steps(content: np.ndarray, style: np.ndarray | Sequence[np.ndarray], p
     chained = later is not first
     plan = StackPlan(lead_shape, Plan.make(first, plane_hw), Plan.make(later, plane_hw))
     n = plan.slices
-    start, done, out, previous, frame, slice_times = time.perf_counter(), 0, None, None, None, []
+    start, done, out, previous, frame, curvature, slice_times = time.perf_counter(), 0, None, None, None, None, []
     for i, index in enumerate(np.ndindex(*lead_shape)):
         p, slice_plan = (first, plan.first) if i == 0 else (later, plan.later)
         inputs = Inputs.read(content[index], style, p, init_image=init_image if p is first else None,
@@ -63,7 +63,7 @@ def stack_steps(content: np.ndarray, style: np.ndarray | Sequence[np.ndarray], p
             last_frame, frame = frame, to_numpy(to_tensor(inputs.net_content, slice_plan.shape, torch.device("cpu")))
             if previous is not None:
                 inputs, terms = _follow_flow(inputs, last_frame, frame, previous, p)
-        run = Run(inputs, slice_plan, p, outputs=n if i == 0 else 1, image_terms=terms)
+        run = Run(inputs, slice_plan, p, outputs=n if i == 0 else 1, image_terms=terms, curvature=curvature)
         slice_start = time.perf_counter()
         for progress in run.steps():
             end = progress.done
@@ -78,6 +78,7 @@ def stack_steps(content: np.ndarray, style: np.ndarray | Sequence[np.ndarray], p
                           index=index, slices=n, stack=out if end else None)
         slice_times.append(time.perf_counter() - slice_start)
         previous = run.result if chained else None  # set once the slice's generator has finished
+        curvature = run.curvature if chained else None
         done += slice_plan.total
 
 
