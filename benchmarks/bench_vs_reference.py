@@ -39,18 +39,17 @@ PAIRS = (("tubingen", "starry_night", "tubingen_starry"), ("golden_gate", "starr
 CELL = 256  # width of one picture in the grid (keeps the PNG under 1 MB)
 
 
-def bare_passes(shape: tuple[int, int], n: int) -> tuple[list[float], float]:
+def bare_passes(shape: tuple[int, int], n: int, bf16: bool) -> tuple[list[float], float]:
     """Seconds of ``n`` bare VGG19 forward+backward passes at ``shape`` (after a warm-up), as the engine runs
-    the network: channels_last, cut after relu5_1, the gradient for the input only."""
-    vgg, norm = network.load_network("caffe", torch.device("cpu"))
-    net = network.Features(vgg, STYLE_LAYERS + CONTENT_LAYERS, "max").to(memory_format=torch.channels_last)
+    the network: channels_last, cut after relu5_1, the gradient for the input only, in the run's precision."""
+    net = network.Extractor(STYLE_LAYERS + CONTENT_LAYERS, bf16=bf16)
     x = torch.rand(1, 3, *shape, requires_grad=True)
     times, cpu = [], 0.0
     for i in range(n + 1):
         if i == 1:  # after the warm-up
             cpu = time.process_time()
         start = time.perf_counter()
-        out = net(norm(x).contiguous(memory_format=torch.channels_last))
+        out = net(x)
         x.grad = None
         sum(o.sum() for o in out.values()).backward()
         times.append(time.perf_counter() - start)
@@ -116,8 +115,10 @@ def main() -> None:
     params = StyleParams(size=args.size, device="cpu", preview_every=0, **options)
     wanted = [tuple(p.split(":")) for p in args.pairs.split(",")]
     refs = {(c, s): r for c, s, r in PAIRS}
+    bf16 = params.precision == "bf16" or (params.precision == "auto" and network.bf16_supported(torch.device("cpu")))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.1f}; params: {options or 'defaults'}")
+          f"load average {os.getloadavg()[0]:.1f}; params: {options or 'defaults'}; path: "
+          f"{'bf16 (AVX512-BF16/AMX)' if bf16 else 'fp32'}, the bare pass too")
     print(f"{'pair':<26}{'wall s':>8}{'bare s':>8}{'passes':>8}{'cpu':>6}{'style':>9}{'ref':>8}{'content':>9}{'ref':>8}  ok")
     rows, all_ok = [], True
     for content_name, style_name in wanted:
@@ -127,7 +128,7 @@ def main() -> None:
         ref = np.asarray(Image.open(ref_path).convert("RGB"))
         out, seconds, cpu_seconds = run_ours(content, style, params)
         shape = out.shape[:2]
-        times, bare_cpu = bare_passes(shape, 5)  # right after the run, at the same size
+        times, bare_cpu = bare_passes(shape, 5, bf16)  # right after the run, at the same size and precision
         bare = statistics.median(times)
         s_ours, c_ours = scores(out, content, style)
         s_ref, c_ref = scores(ref, content, style)
