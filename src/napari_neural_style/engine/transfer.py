@@ -13,6 +13,7 @@ from .params import StyleParams
 from .plan import Plan
 from .progress import Progress
 from .run import Run
+from .slices import Slices
 from .stack import stack_steps
 
 __all__ = ["Progress", "make_params", "stylize", "stylize_steps"]
@@ -29,25 +30,26 @@ def make_params(params: StyleParams | None = None, **options) -> StyleParams:
         raise ValueError(str(exc)) from None
 
 
-def stylize(content: np.ndarray, style: np.ndarray | Sequence[np.ndarray], *,
-            init_image: np.ndarray | None = None, labels: np.ndarray | None = None, rgb: bool | None = None,
+def stylize(content: object, style: np.ndarray | Sequence[np.ndarray], *, init_image: np.ndarray | None = None,
+            labels: object | None = None, rgb: bool | None = None, slices: tuple[int, int] | None = None,
             **options) -> np.ndarray:
     """Run neural style transfer to the end and return the result (see :class:`StyleParams` for options).
 
-    A stack in gives a stack out, with the same leading shape (see :func:`stylize_steps`).
+    A stack in gives a stack out, with the same leading shape, or the range's with ``slices`` (see
+    :func:`stylize_steps`).
 
     >>> out = stylize(content, style, size=256, steps=100)   # doctest: +SKIP
     """
     last = None
     for last in stylize_steps(content, style, make_params(**options), init_image=init_image, labels=labels,
-                              rgb=rgb):
+                              rgb=rgb, slices=slices):
         pass
     return last.result
 
 
-def stylize_steps(content: np.ndarray, style: np.ndarray | Sequence[np.ndarray],
-                  params: StyleParams | None = None, *, init_image: np.ndarray | None = None,
-                  labels: np.ndarray | None = None, rgb: bool | None = None) -> Iterator[Progress]:
+def stylize_steps(content: object, style: np.ndarray | Sequence[np.ndarray], params: StyleParams | None = None,
+                  *, init_image: np.ndarray | None = None, labels: object | None = None, rgb: bool | None = None,
+                  slices: tuple[int, int] | None = None) -> Iterator[Progress]:
     """Yield a :class:`Progress` per optimiser step, coarse to fine; the last one carries the result.
 
     ``content``/``style`` are arrays as napari holds them: (Y, X) gray or (Y, X, 3|4) RGB(A), any dtype.
@@ -55,7 +57,11 @@ def stylize_steps(content: np.ndarray, style: np.ndarray | Sequence[np.ndarray],
     Validation happens before the first yield, so bad input raises ValueError at the first ``next()``.
 
     Stacks: content with leading axes, e.g. (Z, Y, X) or (T, Z, Y, X, 3), runs slice by slice (a last
-    axis of 3 or 4 is RGB(A) unless ``rgb=False``; ``rgb=True`` insists on it); see ``stack_init``.
+    axis of 3 or 4 is RGB(A) unless ``rgb=False``; ``rgb=True`` insists on it); see ``stack_init``. A stack
+    may be a numpy, dask or zarr array: each slice is read when its turn comes, never the whole stack.
+    ``slices=(start, stop)`` runs only that range of the first leading axis; the result then has just the
+    range's leading shape and ``index`` counts within it. Intensity limits: ``contrast_limits``, else the
+    dtype's range (integers), else a sample of slices (:func:`.slices.stack_limits`).
     Spatial control: ``labels`` (Y, X) integers, the content's size, give each pixel a style: label k
     uses ``style[k - 1]``, label 0 keeps the content. Each region's Gram matrices are matched to its own
     style's (Gatys et al. 2017, guided Gram matrices). Large outputs run in tiles (``tile_size``), and
@@ -63,9 +69,12 @@ def stylize_steps(content: np.ndarray, style: np.ndarray | Sequence[np.ndarray],
     """
     params = params if params is not None else StyleParams()
     lead, channels = layout(np.shape(content), rgb)
-    if lead:
-        yield from stack_steps(np.asarray(content), style, params, lead=lead, rgb=channels,
-                               init_image=init_image, labels=labels)
+    if not lead:
+        if slices is not None:
+            raise ValueError(f"slices and client are for stacks (leading z/t axes); content has shape "
+                             f"{np.shape(content)}")
+        inputs = Inputs.read(content, style, params, init_image=init_image, labels=labels)
+        yield from Run(inputs, Plan.make(params, inputs.content.rgb.shape[:2]), params).steps()
         return
-    inputs = Inputs.read(content, style, params, init_image=init_image, labels=labels)
-    yield from Run(inputs, Plan.make(params, inputs.content.rgb.shape[:2]), params).steps()
+    view = Slices.window(content, lead, slices)
+    yield from stack_steps(view, style, params, rgb=channels, init_image=init_image, labels=view.labels(labels))
