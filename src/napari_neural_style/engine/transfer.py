@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,6 +16,9 @@ from .progress import Progress
 from .run import Run
 from .slices import Slices
 from .stack import stack_steps
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = ["Progress", "make_params", "stylize", "stylize_steps"]
 
@@ -32,24 +36,26 @@ def make_params(params: StyleParams | None = None, **options) -> StyleParams:
 
 def stylize(content: object, style: np.ndarray | Sequence[np.ndarray], *, init_image: np.ndarray | None = None,
             labels: object | None = None, rgb: bool | None = None, slices: tuple[int, int] | None = None,
+            client: Client | None = None, store: str | None = None, segment: int | None = None,
             **options) -> np.ndarray:
     """Run neural style transfer to the end and return the result (see :class:`StyleParams` for options).
 
-    A stack in gives a stack out, with the same leading shape, or the range's with ``slices`` (see
-    :func:`stylize_steps`).
+    A stack in gives a stack out, with the same leading shape, or the range's with ``slices``; with
+    ``store`` it is a dask array that reads the store (see :func:`stylize_steps`).
 
     >>> out = stylize(content, style, size=256, steps=100)   # doctest: +SKIP
     """
     last = None
     for last in stylize_steps(content, style, make_params(**options), init_image=init_image, labels=labels,
-                              rgb=rgb, slices=slices):
+                              rgb=rgb, slices=slices, client=client, store=store, segment=segment):
         pass
     return last.result
 
 
 def stylize_steps(content: object, style: np.ndarray | Sequence[np.ndarray], params: StyleParams | None = None,
                   *, init_image: np.ndarray | None = None, labels: object | None = None, rgb: bool | None = None,
-                  slices: tuple[int, int] | None = None) -> Iterator[Progress]:
+                  slices: tuple[int, int] | None = None, client: Client | None = None, store: str | None = None,
+                  segment: int | None = None) -> Iterator[Progress]:
     """Yield a :class:`Progress` per optimiser step, coarse to fine; the last one carries the result.
 
     ``content``/``style`` are arrays as napari holds them: (Y, X) gray or (Y, X, 3|4) RGB(A), any dtype.
@@ -66,15 +72,27 @@ def stylize_steps(content: object, style: np.ndarray | Sequence[np.ndarray], par
     uses ``style[k - 1]``, label 0 keeps the content. Each region's Gram matrices are matched to its own
     style's (Gatys et al. 2017, guided Gram matrices). Large outputs run in tiles (``tile_size``), and
     a run that would not fit in memory is refused with a ValueError before it starts.
+
+    Distributed: with a dask.distributed ``client``, the stack runs as segments of ``segment`` slices on
+    the cluster, one record per finished slice (:func:`.cluster.cluster_steps`); with ``store`` (a
+    ``.zarr`` path) finished slices go there and a re-run with the same store computes only what is missing.
     """
     params = params if params is not None else StyleParams()
     lead, channels = layout(np.shape(content), rgb)
+    if client is None and (store is not None or segment is not None):
+        raise ValueError("store and segment are for distributed runs: pass a dask.distributed client too")
     if not lead:
-        if slices is not None:
+        if slices is not None or client is not None:
             raise ValueError(f"slices and client are for stacks (leading z/t axes); content has shape "
                              f"{np.shape(content)}")
         inputs = Inputs.read(content, style, params, init_image=init_image, labels=labels)
         yield from Run(inputs, Plan.make(params, inputs.content.rgb.shape[:2]), params).steps()
         return
     view = Slices.window(content, lead, slices)
+    if client is not None:
+        from .cluster import cluster_steps
+
+        yield from cluster_steps(view, style, params, rgb=channels, client=client, store=store, segment=segment,
+                                 init_image=init_image, labels=labels)
+        return
     yield from stack_steps(view, style, params, rgb=channels, init_image=init_image, labels=view.labels(labels))
