@@ -13,8 +13,11 @@ import sys
 
 
 def make_cluster():
-    """8 single-threaded workers per job of 8 cores; torch uses one thread in each."""
+    """8 single-threaded workers per job of 8 cores, with the engine's worker environment (one torch
+    thread each; glibc's mmap threshold raised, see ``WORKER_ENV``)."""
     from dask_jobqueue import SLURMCluster
+
+    from napari_neural_style.engine.cluster import WORKER_ENV
 
     return SLURMCluster(
         queue="cpu",  # your partition
@@ -23,7 +26,7 @@ def make_cluster():
         processes=8,  # one worker process per core, one thread each
         memory="32GB",
         walltime="04:00:00",
-        job_script_prologue=["export OMP_NUM_THREADS=1", "export MKL_NUM_THREADS=1"],
+        job_script_prologue=[f"export {name}={value}" for name, value in WORKER_ENV.items()],
     )
 
 

@@ -17,6 +17,7 @@ import zarr
 from distributed import Client, LocalCluster, get_task_stream
 
 from napari_neural_style import StyleParams, stylize, stylize_steps
+from napari_neural_style.engine.cluster import WORKER_ENV, worker_environment
 from napari_neural_style.engine.segments import Segment, plan_segments
 from napari_neural_style.engine.store import DONE
 
@@ -31,9 +32,11 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def client():
     """Two worker processes of one thread each, torch on one thread each (they share the machine's cores)."""
-    env = {"OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                      env=env) as cluster, Client(cluster) as c:
+    with worker_environment():
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                               env={"PYTHONPATH": os.pathsep.join(sys.path)})
+    with cluster, Client(cluster) as c:
+        assert c.run(os.environ.get, "MALLOC_MMAP_THRESHOLD_") == dict.fromkeys(c.run(os.getpid), "33554432")
         yield c
 
 
@@ -58,6 +61,8 @@ def test_independent_slices_match_one_process(client, tmp_path):
     assert seen[-1].done and seen[-1].total == one.shape[0] * INDEPENDENT["steps"]
     assert [p.step for p in seen] == sorted(p.step for p in seen)
     np.testing.assert_allclose(seen[-1].result, one, atol=ATOL)
+    lazy_in = da.from_array(STACK, chunks=(1, 40, 48))  # read slice by slice in the workers
+    np.testing.assert_allclose(stylize(lazy_in, STYLE, client=client, segment=3, **INDEPENDENT), one, atol=ATOL)
     stored = stylize(STACK, STYLE, client=client, store=str(tmp_path / "out.zarr"), **INDEPENDENT)
     assert isinstance(stored, da.Array) and stored.shape == one.shape
     np.testing.assert_allclose(stored.compute(), one, atol=ATOL)
@@ -109,9 +114,11 @@ def test_a_killed_worker_does_not_stop_the_run(client, tmp_path):
 
 
 def _wait_idle(client: Client, timeout: float = 120) -> None:
+    """Until no worker thread runs a task: a cancelled segment that had started runs on to its end."""
     end = time.monotonic() + timeout
-    while any(client.processing().values()) and time.monotonic() < end:
-        time.sleep(0.1)
+    while any(client.run(lambda dask_worker: len(dask_worker.state.executing)).values()):
+        assert time.monotonic() < end, "workers still busy"
+        time.sleep(0.2)
 
 
 def test_an_interrupted_run_resumes_with_only_the_missing_segments(client, tmp_path):
@@ -163,5 +170,6 @@ def test_slurm_example_configuration_constructs():
     spec.loader.exec_module(slurm)
     with slurm.make_cluster() as cluster:
         script = cluster.job_script()
-        assert "#SBATCH" in script and "OMP_NUM_THREADS=1" in script and "--nthreads 1" in script
+        assert "#SBATCH" in script and "--nthreads 1" in script
+        assert all(f"export {k}={v}" in script for k, v in WORKER_ENV.items())
         assert len(cluster.workers) == 0  # nothing submitted

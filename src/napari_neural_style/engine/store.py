@@ -23,7 +23,8 @@ def open_store(path: str, params: StyleParams, content_shape: tuple[int, ...], c
                shape: tuple[int, ...], lead: int) -> zarr.Group:
     """The store at ``path`` for a result of ``shape``: made when new, reopened to resume; ValueError when it
     holds a run of other parameters or content."""
-    meta = json.loads(json.dumps({"params": asdict(params), "content_shape": list(content_shape),
+    kept = {k: v for k, v in asdict(params).items() if k != "preview_every"}  # what changes the result
+    meta = json.loads(json.dumps({"params": kept, "content_shape": list(content_shape),
                                   "content_dtype": str(np.dtype(content_dtype)), "result_shape": list(shape)}))
     root = zarr.open_group(str(path), mode="a")
     if ATTR in root.attrs:
