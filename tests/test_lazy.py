@@ -13,8 +13,7 @@ import psutil
 import pytest
 import zarr
 
-from napari_neural_style import StyleParams, stylize
-from napari_neural_style.engine.lazy import stylize_lazy
+from napari_neural_style import StyleParams, stylize, stylize_lazy
 from napari_neural_style.engine.slices import SAMPLE_SLICES
 
 RNG = np.random.default_rng(7)
@@ -125,9 +124,13 @@ def test_a_stack_too_big_for_memory_stays_small():
     out = {}
     growth = peak_rss_growth(lambda: out.update(eager=stylize(big, STYLE, slices=(500, 504), **RUN)))
     assert out["eager"].shape == (4, 32, 32, 3)
-    assert growth < 150 * 2**20, f"grew by {growth / 2**20:.0f} MiB"
+    print(f"eager: peak RSS growth {growth / 2**20:.0f} MiB")
+    assert growth < 100 * 2**20, f"grew by {growth / 2**20:.0f} MiB"
     lazy = stylize_lazy(big, STYLE, StyleParams(**RUN))
     assert lazy.shape == (1000, 32, 32, 3)
     growth = peak_rss_growth(lambda: out.update(lazy=lazy[500:504].compute(scheduler="synchronous")))
     assert out["lazy"].shape == (4, 32, 32, 3) and out["lazy"].std() > 0.01
-    assert growth < 150 * 2**20, f"grew by {growth / 2**20:.0f} MiB"
+    print(f"lazy: peak RSS growth {growth / 2**20:.0f} MiB")
+    assert growth < 100 * 2**20, f"grew by {growth / 2**20:.0f} MiB"
+    control = peak_rss_growth(lambda: np.asarray(big[:400]).sum())  # the measure sees 200 MiB read
+    assert control > 180 * 2**20, f"grew by {control / 2**20:.0f} MiB"
