@@ -4,10 +4,10 @@
                                            [--mode flow|previous|independent]
 
 Prints, per configuration, seconds, slices per minute, the speedup over one single-threaded process and
-the efficiency (speedup / workers). Workers start in ``worker_environment()`` (one torch thread, glibc's mmap threshold raised) and are warmed up (network
-loaded) before timing; the one-process
-runs are timed after a warm-up too. Segments default to an even share per worker (one lead-in slice each
-in chained modes, the price of running segments in parallel).
+the efficiency (speedup / workers). Workers start in ``worker_environment()`` (one torch thread, glibc's
+mmap threshold raised) and are warmed up (network loaded) before timing; the one-process runs are timed
+after a warm-up too. Segments default to an even share per worker (one lead-in slice each in chained
+modes, the price of running segments in parallel).
 """
 
 from __future__ import annotations

@@ -60,6 +60,7 @@ def test_independent_slices_match_one_process(client, tmp_path):
     seen = list(stylize_steps(STACK, STYLE, StyleParams(**INDEPENDENT), client=client, segment=2))
     assert seen[-1].done and seen[-1].total == one.shape[0] * INDEPENDENT["steps"]
     assert [p.step for p in seen] == sorted(p.step for p in seen)
+    assert len(seen) > 3  # progress per finished slice (worker events), not only per segment of 2
     np.testing.assert_allclose(seen[-1].result, one, atol=ATOL)
     lazy_in = da.from_array(STACK, chunks=(1, 40, 48))  # read slice by slice in the workers
     np.testing.assert_allclose(stylize(lazy_in, STYLE, client=client, segment=3, **INDEPENDENT), one, atol=ATOL)
