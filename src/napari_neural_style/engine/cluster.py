@@ -79,6 +79,7 @@ def cluster_steps(view: Slices, style: np.ndarray | Sequence[np.ndarray], params
     events: queue.SimpleQueue = queue.SimpleQueue()
     style_f = client.scatter(list(style) if isinstance(style, (list, tuple)) else style, broadcast=True,
                              hash=False)  # a key of its own: one freed by a run just ended is not reused
+    client.subscribe_topic(topic, events.put)  # before any segment runs, so that no event is missed
     futures = {}
     for s in segments:
         part = view.take(s.first, s.stop)
@@ -86,7 +87,6 @@ def cluster_steps(view: Slices, style: np.ndarray | Sequence[np.ndarray], params
                               labels=part.labels(labels), init_image=init_image, store=store, topic=topic,
                               key=f"stylize-segment-{topic}-{s.start}-{s.stop}", retries=RETRIES,
                               pure=False)] = s
-    client.subscribe_topic(topic, events.put)
     steps = {k: plan.first.total if k == 0 else plan.later.total for k in range(len(view))}
     base, start = sum(steps[k] for k in finished), time.perf_counter()
 
