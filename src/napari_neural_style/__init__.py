@@ -11,13 +11,13 @@ from . import engine
 from .engine import Progress, StyleParams
 
 if TYPE_CHECKING:
-    from .engine import stylize, stylize_steps
+    from .engine import stylize, stylize_lazy, stylize_steps
 
 __version__ = "0.1.0"
-__all__ = ["Progress", "StyleParams", "__version__", "stylize", "stylize_steps"]
+__all__ = ["Progress", "StyleParams", "__version__", "stylize", "stylize_lazy", "stylize_steps"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("stylize", "stylize_steps"):
+    if name in ("stylize", "stylize_lazy", "stylize_steps"):
         return getattr(engine, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

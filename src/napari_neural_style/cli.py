@@ -52,7 +52,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; option types and defaults come from :class:`StyleParams`."""
     parser = _Parser(prog=PROG, description="Gatys neural style transfer of CONTENT in the style of STYLE(s).")
-    parser.add_argument("content", metavar="CONTENT", type=Path, help="content image (PNG, JPEG, TIFF, ...)")
+    parser.add_argument("content", metavar="CONTENT", type=Path,
+                        help="content image (PNG, JPEG, TIFF, ...) or a zarr array (read slice by slice)")
     parser.add_argument("style", metavar="STYLE", type=Path, nargs="+", help="style image(s)")
     parser.add_argument("-o", "--output", metavar="OUT", type=Path, required=True,
                         help="output image; .png/.jpg as 8-bit, .tif/.tiff as float32 (stacks: TIFF only)")
@@ -75,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
             if option.choices is None:
                 kwargs.update(metavar={int: "N", float: "F"}.get(type(default), name[0].upper()))
         parser.add_argument("--" + name.replace("_", "-"), **kwargs)
+    parser.add_argument("--slices", metavar=("START", "STOP"), type=int, nargs=2, default=None,
+                        help="stacks: only slices START to STOP-1 of the first leading axis")
+    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="stacks: run on the dask.distributed cluster at ADDRESS, e.g. tcp://host:8786")
+    parser.add_argument("--store", metavar="PATH.zarr", type=Path, default=None,
+                        help="with --scheduler: write finished slices to this zarr store; a re-run resumes it")
+    parser.add_argument("--segment", metavar="N", type=int, default=None,
+                        help="with --scheduler: slices per task (default: an even share per worker)")
     parser.add_argument("--save-every", metavar="N", type=int, default=0,
                         help="also write OUT-stem_stepNNNN.png every N steps")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -84,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def read_image(path: Path, what: str) -> np.ndarray:
     """An image file as a numpy array in its own dtype (tifffile for TIFF when installed, else Pillow)."""
+    if path.suffix.lower() == ".zarr" and path.is_dir():
+        return _zarr_array(path, what)
     if not path.is_file():
         raise CliError(f"{what} image {path} does not exist")
     try:
@@ -99,6 +110,16 @@ def read_image(path: Path, what: str) -> np.ndarray:
             return np.asarray(im)
     except Exception as exc:  # noqa: BLE001 - every reader failure means "not an image we can read"
         raise CliError(f"{what} image {path} could not be read: {_one_line(exc)}") from None
+
+
+def _zarr_array(path: Path, what: str) -> object:
+    """A zarr array on disk, opened lazily (slices are read when stylised)."""
+    import zarr
+
+    try:
+        return zarr.open_array(str(path), mode="r")
+    except Exception as exc:  # noqa: BLE001 - a group, or not zarr at all
+        raise CliError(f"{what} {path} is not a zarr array: {_one_line(exc)}") from None
 
 
 def write_image(path: Path, image: np.ndarray) -> None:
@@ -181,6 +202,8 @@ def _run(args: argparse.Namespace) -> int:
         params = params_from(args)
     except ValueError as exc:
         raise CliError(_one_line(exc)) from None
+    if (args.store or args.segment) and not args.scheduler:
+        raise CliError("--store and --segment need --scheduler")
     content = read_image(args.content, "content")
     if layout(content.shape)[0] and out.suffix.lower() not in TIFF:
         raise CliError(f"content {args.content} is a stack of shape {content.shape}: write the result to "
@@ -189,11 +212,20 @@ def _run(args: argparse.Namespace) -> int:
     styles = [read_image(path, "style") for path in args.style]
     init = _read_init(args.init) if params.init == "image" else None
     extra = {} if labels is None else {"labels": labels}
-    return _stylize(args, content, styles, params, init_image=init, **extra)
+    if args.slices:
+        extra["slices"] = tuple(args.slices)
+    if not args.scheduler:
+        return _stylize(args, content, styles, params, init_image=init, **extra)
+    client = _client(args.scheduler)
+    try:
+        return _stylize(args, content, styles, params, init_image=init, client=client, segment=args.segment,
+                        store=None if args.store is None else str(args.store), **extra)
+    finally:
+        client.close()
 
 
 def _stylize(args: argparse.Namespace, content: np.ndarray, styles: list[np.ndarray], params: StyleParams,
-             **inputs: np.ndarray | None) -> int:
+             **inputs: object) -> int:
     """The run with its progress bar; saves the result, or on Ctrl-C the current image (exit 130)."""
     from .engine.transfer import stylize_steps
 
@@ -254,8 +286,10 @@ def _check_writable(path: Path) -> None:
         raise CliError(f"output {path} is not writable: {_one_line(exc)}") from None
 
 
-def _save_result(path: Path, image: np.ndarray) -> None:
-    """Write the result to ``path``; if that fails, to the temporary folder, and say where (SavedElsewhere)."""
+def _save_result(path: Path, image: object) -> None:
+    """Write the result (numpy, or a store's zarr array: read here) to ``path``; if that fails, to the
+    temporary folder, and say where (SavedElsewhere)."""
+    image = np.asarray(image)
     try:
         write_image(path, image)
     except (OSError, ValueError) as exc:
@@ -268,8 +302,18 @@ def _save_result(path: Path, image: np.ndarray) -> None:
         raise SavedElsewhere(f"{reason}; the result is saved to {fallback} instead") from None
 
 
-def _save(path: Path, image: np.ndarray) -> None:
+def _client(address: str):
+    from distributed import Client
+
     try:
-        write_image(path, image)
+        return Client(address, timeout=30)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise CliError(f"--scheduler {address}: no dask scheduler reached: {_one_line(exc)}") from None
+
+
+def _save(path: Path, image: object) -> None:
+    """Write the result (numpy, or the zarr array of a store: read here)."""
+    try:
+        write_image(path, np.asarray(image))
     except (OSError, ValueError) as exc:
         raise CliError(f"could not write {path}: {_one_line(exc)}") from None

@@ -19,9 +19,10 @@ class Plane:
     gray: bool  # the input had a single channel
 
 
-def as_array(array: object, what: str) -> np.ndarray:
+def as_array(array: object, what: str, lazy: bool = False) -> np.ndarray:
     """``array`` as numpy, in napari's layout (channels last); ValueError for nested lists of unequal lengths
-    and for torch tensors that look channels-first, (C, Y, X) or (N, C, Y, X), rather than a stack."""
+    and for torch tensors that look channels-first, (C, Y, X) or (N, C, Y, X), rather than a stack. With
+    ``lazy``, an array-like that reads on indexing (dask, zarr) is returned as it is, not read."""
     if type(array).__module__.split(".")[0] == "torch":
         shape = tuple(array.shape)
         if len(shape) >= 3 and shape[-3] in (1, 3, 4) and shape[-1] not in (1, 3, 4):
@@ -29,6 +30,8 @@ def as_array(array: object, what: str) -> np.ndarray:
                              f"torch keeps images? Pass it channels last, e.g. tensor.permute(1, 2, 0); a "
                              f"stack of {shape[-3]} slices must be a numpy array")
         array = array.detach().cpu()
+    elif lazy and not isinstance(array, (list, tuple)) and hasattr(array, "shape") and hasattr(array, "dtype"):
+        return array
     try:
         return np.asarray(array)
     except ValueError as exc:

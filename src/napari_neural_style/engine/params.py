@@ -76,8 +76,8 @@ class StyleParams:
     contrast_limits: tuple[float, float] | None = None
     preview_every: int = 10
     stack_init: str = "flow"
-    stack_steps: float = 0.5
-    temporal_weight: float = 50.0
+    stack_steps: float = 0.15
+    temporal_weight: float = 3.0
     tile_size: int = 1024
     tile_overlap: int = 64
 

@@ -97,6 +97,16 @@ def later_params(params: StyleParams) -> StyleParams:
                    scale_steps=None)
 
 
+def output_shape(params: StyleParams, plane_shape: tuple[int, ...], rgb: bool) -> tuple[int, ...]:
+    """The shape of one output slice for a content slice of ``plane_shape``: (Y', X') gray when colour is
+    preserved on gray content, (Y', X', 4) when the content has alpha, else (Y', X', 3)."""
+    hw = Plan.make(params, tuple(plane_shape[:2])).shape
+    gray = not rgb or plane_shape[-1] == 1
+    if gray and params.preserve_color != "none":
+        return hw
+    return hw + (4 if rgb and plane_shape[-1] == 4 else 3,)
+
+
 def make_plan(params: StyleParams, content_shape: tuple[int, ...], rgb: bool | None = None) -> Plan | StackPlan:
     """The plan of ``params`` on content of ``content_shape`` (read as :func:`.images.layout` does)."""
     lead, channels = layout(tuple(content_shape), rgb)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .flow import FlowLink
-from .images import check_stack, unit_limits
+from .images import check_stack
 from .inputs import Inputs, stack_labels
 from .network import resolve_device
 from .objective import ImageTerms, temporal
@@ -18,6 +18,7 @@ from .params import StyleParams
 from .plan import Plan, StackPlan, later_params
 from .progress import Progress
 from .run import Run
+from .slices import Slices, stack_limits
 from .tensors import to_numpy, to_tensor
 
 
@@ -27,28 +28,22 @@ def flicker(frames: np.ndarray) -> float:
     return float(np.abs(np.diff(frames, axis=0)).mean())
 
 
-def stack_steps(content: np.ndarray, style: np.ndarray | Sequence[np.ndarray], params: StyleParams, *,
-                lead: int, rgb: bool, init_image: np.ndarray | None = None,
-                labels: np.ndarray | None = None) -> Iterator[Progress]:
-    """Stylise every 2D slice of ``content`` along its ``lead`` leading axes; see :func:`.stylize_steps`.
+def stack_steps(view: Slices, style: np.ndarray | Sequence[np.ndarray], params: StyleParams, *, rgb: bool,
+                init_image: np.ndarray | None = None, labels: np.ndarray | None = None) -> Iterator[Progress]:
+    """Stylise every 2D slice of the stack ``view``, reading each only when its turn comes; see
+    :func:`.stylize_steps`. ``index`` and ``stack`` follow the view's leading shape.
 
-    Intensities map to [0, 1] with limits over the whole stack, so every slice uses the same mapping.
-    Chained slices (``stack_init`` "flow" or "previous") start from slice i−1's optimised image, at the
-    finest scale, with ``stack_steps`` of the steps; with "flow" that image is first warped along the
-    optical flow from content slice i−1 to i, and a temporal loss keeps the result near it where the flow
-    is reliable (where it is not, the start is the content). ``labels`` is (Y, X) for all slices or one
-    (Y, X) per slice (the content's leading shape).
+    Intensities map to [0, 1] with one set of limits for the stack (:func:`.slices.stack_limits`), so every
+    slice uses the same mapping. Chained slices (``stack_init`` "flow" or "previous") start from slice i−1's
+    optimised image, at the finest scale, with ``stack_steps`` of the steps; with "flow" that image is first
+    warped along the optical flow from content slice i−1 to i, and a temporal loss keeps the result near it
+    where the flow is reliable (where it is not, the start is the content). ``labels`` is (Y, X) for all
+    slices or one (Y, X) per slice of the view.
     """
-    check_stack(content.shape, lead, rgb)
-    lead_shape, plane_hw = content.shape[:lead], content.shape[lead:lead + 2]
+    check_stack(view.shape, len(view.lead_shape), rgb)
+    lead_shape, plane_hw = view.lead_shape, view.plane_shape[:2]
     labels = stack_labels(labels, lead_shape, plane_hw)
-    limits = params.contrast_limits
-    if limits is None:
-        values = content[..., :3] if rgb and content.shape[-1] == 4 else content
-        limits = unit_limits(values, params.intensity, params.percentiles)
-        if limits[1] <= limits[0]:
-            limits = (limits[0], limits[0] + 1.0)  # a flat stack: every slice maps to 0
-    first = replace(params, contrast_limits=limits)
+    first = replace(params, contrast_limits=stack_limits(view, params, rgb))
     later = later_params(first)
     chained = later is not first
     plan = StackPlan(lead_shape, Plan.make(first, plane_hw), Plan.make(later, plane_hw))
@@ -56,7 +51,7 @@ def stack_steps(content: np.ndarray, style: np.ndarray | Sequence[np.ndarray], p
     start, done, out, previous, frame, curvature, slice_times = time.perf_counter(), 0, None, None, None, None, []
     for i, index in enumerate(np.ndindex(*lead_shape)):
         p, slice_plan = (first, plan.first) if i == 0 else (later, plan.later)
-        inputs = Inputs.read(content[index], style, p, init_image=init_image if p is first else None,
+        inputs = Inputs.read(view[index], style, p, init_image=init_image if p is first else None,
                              labels=None if labels is None else labels[index], init_rgb=previous)
         terms = None
         if params.stack_init == "flow":

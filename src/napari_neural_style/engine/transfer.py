@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -13,7 +14,11 @@ from .params import StyleParams
 from .plan import Plan
 from .progress import Progress
 from .run import Run
+from .slices import Slices
 from .stack import stack_steps
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = ["Progress", "make_params", "stylize", "stylize_steps"]
 
@@ -29,25 +34,28 @@ def make_params(params: StyleParams | None = None, **options) -> StyleParams:
         raise ValueError(str(exc)) from None
 
 
-def stylize(content: np.ndarray, style: np.ndarray | Sequence[np.ndarray], *,
-            init_image: np.ndarray | None = None, labels: np.ndarray | None = None, rgb: bool | None = None,
+def stylize(content: object, style: np.ndarray | Sequence[np.ndarray], *, init_image: np.ndarray | None = None,
+            labels: object | None = None, rgb: bool | None = None, slices: tuple[int, int] | None = None,
+            client: Client | None = None, store: str | None = None, segment: int | None = None,
             **options) -> np.ndarray:
     """Run neural style transfer to the end and return the result (see :class:`StyleParams` for options).
 
-    A stack in gives a stack out, with the same leading shape (see :func:`stylize_steps`).
+    A stack in gives a stack out, with the same leading shape, or the range's with ``slices``; with
+    ``store`` it is a dask array that reads the store (see :func:`stylize_steps`).
 
     >>> out = stylize(content, style, size=256, steps=100)   # doctest: +SKIP
     """
     last = None
     for last in stylize_steps(content, style, make_params(**options), init_image=init_image, labels=labels,
-                              rgb=rgb):
+                              rgb=rgb, slices=slices, client=client, store=store, segment=segment):
         pass
     return last.result
 
 
-def stylize_steps(content: np.ndarray, style: np.ndarray | Sequence[np.ndarray],
-                  params: StyleParams | None = None, *, init_image: np.ndarray | None = None,
-                  labels: np.ndarray | None = None, rgb: bool | None = None) -> Iterator[Progress]:
+def stylize_steps(content: object, style: np.ndarray | Sequence[np.ndarray], params: StyleParams | None = None,
+                  *, init_image: np.ndarray | None = None, labels: object | None = None, rgb: bool | None = None,
+                  slices: tuple[int, int] | None = None, client: Client | None = None, store: str | None = None,
+                  segment: int | None = None) -> Iterator[Progress]:
     """Yield a :class:`Progress` per optimiser step, coarse to fine; the last one carries the result.
 
     ``content``/``style`` are arrays as napari holds them: (Y, X) gray or (Y, X, 3|4) RGB(A), any dtype.
@@ -55,18 +63,37 @@ def stylize_steps(content: np.ndarray, style: np.ndarray | Sequence[np.ndarray],
     Validation happens before the first yield, so bad input raises ValueError at the first ``next()``.
 
     Stacks: content with leading axes, e.g. (Z, Y, X) or (T, Z, Y, X, 3), runs slice by slice (a last
-    axis of 3 or 4 is RGB(A) unless ``rgb=False``; ``rgb=True`` insists on it); see ``stack_init``.
+    axis of 3 or 4 is RGB(A) unless ``rgb=False``; ``rgb=True`` insists on it); see ``stack_init``. A stack
+    may be a numpy, dask or zarr array: each slice is read when its turn comes, never the whole stack.
+    ``slices=(start, stop)`` runs only that range of the first leading axis; the result then has just the
+    range's leading shape and ``index`` counts within it. Intensity limits: ``contrast_limits``, else the
+    dtype's range (integers), else a sample of slices (:func:`.slices.stack_limits`).
     Spatial control: ``labels`` (Y, X) integers, the content's size, give each pixel a style: label k
     uses ``style[k - 1]``, label 0 keeps the content. Each region's Gram matrices are matched to its own
     style's (Gatys et al. 2017, guided Gram matrices). Large outputs run in tiles (``tile_size``), and
     a run that would not fit in memory is refused with a ValueError before it starts.
+
+    Distributed: with a dask.distributed ``client``, the stack runs as segments of ``segment`` slices on
+    the cluster, one record per finished slice (:func:`.cluster.cluster_steps`); with ``store`` (a
+    ``.zarr`` path) finished slices go there and a re-run with the same store computes only what is missing.
     """
     params = params if params is not None else StyleParams()
-    content = as_array(content, "content") if content is not None else None
+    content = as_array(content, "content", lazy=True) if content is not None else None
     lead, channels = layout(np.shape(content), rgb)
-    if lead:
-        yield from stack_steps(content, style, params, lead=lead, rgb=channels,
-                               init_image=init_image, labels=labels)
+    if client is None and (store is not None or segment is not None):
+        raise ValueError("store and segment are for distributed runs: pass a dask.distributed client too")
+    if not lead:
+        if slices is not None or client is not None:
+            raise ValueError(f"slices and client are for stacks (leading z/t axes); content has shape "
+                             f"{np.shape(content)}")
+        inputs = Inputs.read(content, style, params, init_image=init_image, labels=labels)
+        yield from Run(inputs, Plan.make(params, inputs.content.rgb.shape[:2]), params).steps()
         return
-    inputs = Inputs.read(content, style, params, init_image=init_image, labels=labels)
-    yield from Run(inputs, Plan.make(params, inputs.content.rgb.shape[:2]), params).steps()
+    view = Slices.window(content, lead, slices)
+    if client is not None:
+        from .cluster import cluster_steps
+
+        yield from cluster_steps(view, style, params, rgb=channels, client=client, store=store, segment=segment,
+                                 init_image=init_image, labels=labels)
+        return
+    yield from stack_steps(view, style, params, rgb=channels, init_image=init_image, labels=view.labels(labels))
