@@ -71,3 +71,18 @@ def test_first_step_from_a_given_gamma() -> None:
 
     optimizer.step(closure)
     torch.testing.assert_close(x.detach(), torch.tensor([0.5, -1.0, 1.5], dtype=torch.float64))
+
+
+def test_first_step_of_a_given_mean_move() -> None:
+    """Without a curvature guess, ``first_move`` sets the first step's mean |Δx| along −g."""
+    x = torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64, requires_grad=True)
+    optimizer = CompactLBFGS(x, history_size=3, first_move=0.5)
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = (x**2).sum()  # g = 2x, mean |g| = 4
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    torch.testing.assert_close(x.detach(), torch.tensor([0.75, -1.5, 2.25], dtype=torch.float64))

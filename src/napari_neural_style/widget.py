@@ -26,6 +26,8 @@ from .session import METADATA_KEY, Session
 
 if TYPE_CHECKING:
     import napari
+
+    from .engine.progress import Progress
     from superqt.utils import GeneratorWorker
 
 __all__ = ["METADATA_KEY", "StyleTransferWidget", "params_from_widget"]
@@ -227,7 +229,7 @@ class StyleTransferWidget(Container):
             return
         try:
             session = Session(self.viewer, inputs, params, on_status=self._set_status, on_end=self._on_end,
-                              on_step=self.loss_plot.add)
+                              on_step=self._on_step)
         except ValueError as exc:
             show_error(f"Neural style transfer cannot start: {exc}")
             return
@@ -241,6 +243,13 @@ class StyleTransferWidget(Container):
         if self.session is not None:
             self.stop_button.enabled = False
             self.session.stop()
+
+    def _on_step(self, p: Progress) -> None:
+        if self._alive:
+            try:
+                self.loss_plot.add(p)
+            except RuntimeError:  # its Qt objects went with the closed window, before our 'destroyed' signal
+                self._alive = False
 
     def _set_status(self, text: str) -> None:
         if self._alive:

@@ -19,12 +19,14 @@ class CompactLBFGS:
     """Minimises over one tensor ``x``; ``step(closure)`` evaluates the closure once, then moves ``x``."""
 
     def __init__(self, x: torch.Tensor, history_size: int = 100, lr: float = 1.0,
-                 gamma: float | None = None) -> None:
+                 gamma: float | None = None, first_move: float | None = None) -> None:
         """``gamma``: a first guess of the inverse Hessian's scale (e.g. from a coarser scale's run). With it
-        the first step is −gamma·g; without it torch's tiny first step min(1, 1/‖g‖₁)·g, whose curvature
-        pair is then usually too small to keep (sᵀy ≤ 1e-10), so the next few steps are wasted too."""
+        the first step is −gamma·g; without it and without ``first_move`` torch's tiny first step
+        min(1, 1/‖g‖₁)·g, whose curvature pair is then usually too small to keep (sᵀy ≤ 1e-10), so the next
+        few steps are wasted too. ``first_move``: the first step is along −g, moving elements by this much
+        on average (a scale known from the problem, e.g. one grey level)."""
         self.x, self.lr, self.m = x, lr, history_size
-        self.gamma0 = gamma
+        self.gamma0, self.first_move = gamma, first_move
         n = x.numel()
         self.s = torch.zeros(history_size, n, device=x.device, dtype=x.dtype)
         self.y = torch.zeros_like(self.s)
@@ -44,6 +46,9 @@ class CompactLBFGS:
         if self.prev_g is None and self.gamma0 is not None:
             d = -self.gamma0 * g
             t = self.lr
+        elif self.prev_g is None and self.first_move is not None:
+            d = -g
+            t = self.first_move / g.abs().mean().clamp_min(1e-30) * self.lr
         elif self.prev_g is None:
             d = -g
             t = (1.0 / g.abs().sum()).clamp(max=1.0) * self.lr

@@ -21,6 +21,7 @@ from .plan import Plan, Scale
 from .progress import Progress
 from .tensors import resize, to_numpy, to_tensor
 
+FIRST_MOVE = 1.0  # the very first L-BFGS step moves pixels by one grey level (0-255) on average
 Preview = Callable[[], torch.Tensor]  # the current image (1, 3, H, W) in [0, 1], made only when shown
 
 
@@ -176,7 +177,8 @@ class Run:
         # The inverse Hessian's scale grows with the pixel count (the losses are means): the previous scale's,
         # per element, makes a good first step here instead of torch's tiny one, whose pair is then dropped.
         gamma = None if self.curvature is None else float(self.curvature[0]) * x.numel() / self.curvature[1]
-        return CompactLBFGS(x, history_size=memory.history_pairs(x.numel() // 3), gamma=gamma)
+        return CompactLBFGS(x, history_size=memory.history_pairs(x.numel() // 3), gamma=gamma,
+                            first_move=FIRST_MOVE)
 
 
 def _assembled(acc: torch.Tensor, weights: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
