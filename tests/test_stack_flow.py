@@ -52,3 +52,18 @@ def test_identical_frames_give_near_identical_results():
     change = np.abs(out[1] - out[0]).mean()
     stylised = np.abs(out[0] - frame).mean()
     assert change < 0.1 * stylised, (change, stylised)
+
+
+def test_flow_with_tiles_labels_and_colour_preservation():
+    """The temporal term follows the run everywhere stacks go: tiled finest scale, per-slice labels, luminance."""
+    frames = _pan(2)
+    labels = np.zeros((2, 48, 64), np.uint8)
+    labels[:, :, 32:] = 1
+    params = StyleParams(size=64, steps=6, scales=1, tile_size=40, tile_overlap=8, preserve_color="luminance",
+                         preview_every=0)
+    seen = list(stylize_steps(frames, STYLE, params, labels=labels, rgb=True))
+    later = [p for p in seen if p.index == (1,)]
+    assert later and all("temporal" in p.losses and p.tiles == 4 for p in later)
+    out = seen[-1].stack
+    assert out.shape == (2, 48, 64, 3) and np.isfinite(out).all()
+    np.testing.assert_allclose(out[1][:, :32], frames[1][:, :32], atol=1e-3)  # label 0 keeps the content
