@@ -30,7 +30,8 @@ MODES = ("independent", "previous", "flow")
 def strip(rows: list[np.ndarray], path: Path, frames: int = 4) -> None:
     """Save the first ``frames`` frames of each (T, H, W, 3) series as one row of a PNG."""
     picked = [np.concatenate(list(r[:frames]), axis=1) for r in rows]
-    Image.fromarray((np.clip(np.concatenate(picked, axis=0), 0, 1) * 255).astype(np.uint8)).save(path)
+    image = Image.fromarray((np.clip(np.concatenate(picked, axis=0), 0, 1) * 255).astype(np.uint8))
+    image.quantize(256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)  # ~0.4 MB, not 1.2
 
 
 def main() -> None:
