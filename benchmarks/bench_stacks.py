@@ -6,6 +6,7 @@ Frames (224×160) are a photo resampled along a camera path with known motion (`
 path and mode: the temporal error (mean |O_k(x) − O_{k−1}(φ_k(x))| with φ_k the TRUE motion, over pixels
 visible in both frames; the input frames' own error beside it), the mean per-frame style score
 (``score.py``), and seconds per frame (flow estimation included); then flow's ratios to previous.
+``--paths zstack``: a synthetic z-stack (slices that change in place) instead of a camera path.
 A strip per path (rows: content, independent, previous, flow) is saved as benchmarks/stacks_<path>.png.
 """
 
@@ -16,14 +17,27 @@ import time
 from pathlib import Path
 
 import numpy as np
-from camera import IMAGES, load_photo, pan, temporal_error, zoom
+from camera import IMAGES, CameraPath, load_photo, pan, temporal_error, zoom
 from PIL import Image
+from scipy import ndimage
 from score import load_rgb, score
+from skimage import data
 
 from napari_neural_style import stylize
 
+def zstack(frames: int) -> CameraPath:
+    """A synthetic fluorescence-like z-stack (scikit-image's 3D binary blobs, smoothed): consecutive slices
+    change in place, nothing moves, so the temporal error is the plain mean |O_k − O_{k−1}|."""
+    volume = ndimage.gaussian_filter(data.binary_blobs(224, blob_size_fraction=0.08, n_dim=3, rng=0)
+                                     .astype(np.float32), 1.5)
+    z0 = 100
+    stack = np.repeat(volume[z0:z0 + frames, :160, :, None], 3, axis=-1)
+    h, w = stack.shape[1:3]
+    return CameraPath(stack, np.zeros((frames - 1, h, w, 2), np.float32), np.ones((frames - 1, h, w), bool))
+
+
 PATHS = {"pan": lambda photo, n: pan(photo, n, (3.3, 0.8)), "zoom": lambda photo, n: zoom(photo, n, 0.015),
-         "subpixel": lambda photo, n: pan(photo, n, (0.4, 0.2))}
+         "subpixel": lambda photo, n: pan(photo, n, (0.4, 0.2)), "zstack": lambda photo, n: zstack(n)}
 MODES = ("independent", "previous", "flow")
 
 
@@ -37,7 +51,7 @@ def strip(rows: list[np.ndarray], path: Path, frames: int = 4) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=8)
-    parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=list(PATHS))
+    parser.add_argument("--paths", nargs="+", default=["pan", "zoom", "subpixel"], choices=list(PATHS))
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     parser.add_argument("--photo", default="tubingen.jpg")
     parser.add_argument("--style", default="starry_night.jpg")

@@ -7,11 +7,14 @@ import pytest
 from conftest import output, outputs
 from skimage import data
 
+from napari_neural_style.engine.params import StyleParams
 from napari_neural_style.engine.plan import make_plan
 from napari_neural_style.widget import METADATA_KEY, params_from_widget
 
 RUN_TIMEOUT_MS = 180_000
 RNG = np.random.default_rng(2)
+
+LATER = max(1, round(4 * StyleParams().stack_steps))  # steps of each chained slice after the first (of 4)
 
 
 @pytest.fixture
@@ -45,14 +48,14 @@ def test_whole_stack_streams_slices_into_an_nd_layer(viewer_widget, qtbot):
     assert shapes == [(n, 27, 32, 3) for n in (1, 2, 3)]  # one nD layer, growing by each finished slice
     assert out.data.dtype == np.float32 and out.rgb and (out.data.std(axis=(1, 2, 3)) > 0.01).all()
     np.testing.assert_allclose(out.scale, [1, 40 / 27, 48 / 32])  # the output covers the content
-    assert out.metadata[METADATA_KEY]["steps_done"] == 4 + 2 * 2 and not out.metadata[METADATA_KEY]["stopped"]
+    assert out.metadata[METADATA_KEY]["steps_done"] == 4 + 2 * LATER and not out.metadata[METADATA_KEY]["stopped"]
 
 
 def test_progress_bar_starts_at_the_whole_stacks_total(viewer_widget, qtbot):
     viewer, widget = viewer_widget
     widget.whole_stack.value = True
     total = make_plan(params_from_widget(widget), viewer.layers["stack"].data.shape, rgb=False).total
-    assert total == 4 + 2 * 2  # later slices chain from the previous one with half the steps
+    assert total == 4 + 2 * LATER  # later slices chain from the previous one with stack_steps of the steps
     widget.run_button.clicked.emit()
     assert widget.session.pbar.total == total and widget.session.pbar.n == 0
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
@@ -62,7 +65,7 @@ def test_stop_keeps_finished_slices(viewer_widget, qtbot):
     """Stop keeps the finished slices and leaves the others out (no black slices over the content)."""
     viewer, widget = viewer_widget
     widget.whole_stack.value = True
-    widget.steps.value = 6
+    widget.steps.value = 20  # chained slices get several steps each (stack_steps), so Stop lands inside one
     finished = []
     widget.run_button.clicked.emit()
     widget.worker.yielded.connect(lambda p: p.stack is not None and (finished.append(p.index), widget.stop()))

@@ -37,7 +37,7 @@ def stack_steps(view: Slices, style: np.ndarray | Sequence[np.ndarray], params: 
     slice uses the same mapping. Chained slices (``stack_init`` "flow" or "previous") start from slice i−1's
     optimised image, at the finest scale, with ``stack_steps`` of the steps; with "flow" that image is first
     warped along the optical flow from content slice i−1 to i, and a temporal loss keeps the result near it
-    where the flow is reliable (where it is not, the start is the content). ``labels`` is (Y, X) for all
+    where the flow is reliable. ``labels`` is (Y, X) for all
     slices or one (Y, X) per slice of the view.
     """
     check_stack(view.shape, len(view.lead_shape), rgb)
@@ -80,10 +80,10 @@ def stack_steps(view: Slices, style: np.ndarray | Sequence[np.ndarray], params: 
 def _follow_flow(inputs: Inputs, last_frame: np.ndarray, frame: np.ndarray, previous: np.ndarray,
                  params: StyleParams) -> tuple[Inputs, ImageTerms]:
     """This slice's start and temporal term: the previous result warped along the flow between the two
-    content frames (network side, the output's size), the content where the flow is unreliable."""
+    content frames (network side, the output's size). The start is the warped result everywhere (Ruder et
+    al.): where the flow is unreliable it is still a stylised image near the right place, a better start
+    than the bare content (slices that change in place, as in z-stacks, have little reliable flow)."""
     link = FlowLink.between(last_frame, frame)
     warped = link.warp(previous)
-    mask = link.mask[..., None]
-    start = np.ascontiguousarray(mask * warped + (1 - mask) * frame, dtype=np.float32)
     terms = temporal(warped, link.mask, params.temporal_weight, resolve_device(params.device))
-    return replace(inputs, init=start), terms
+    return replace(inputs, init=np.ascontiguousarray(warped, dtype=np.float32)), terms
