@@ -1,4 +1,5 @@
-"""Make docs/screenshot.png: real napari with the sample data, the widget docked, mid-run (two thirds done).
+"""Make docs/screenshot.png: real napari with the sample data, the widget docked, mid-run (the first preview
+of the finest scale, a few steps before the end).
 
 Run under Xvfb:  xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python docs/screenshot.py
 """
@@ -26,13 +27,13 @@ def main() -> None:
     widget.run_button.clicked.emit()
     app, start = QApplication.instance(), time.monotonic()
     session = widget.session
-    while session.last is None or session.last.step < 2 * session.plan.total // 3 or session.output is None:
+    while not (session.last and session.last.scale == session.last.scales - 1 and session.last.image is not None):
         if time.monotonic() - start > TIMEOUT_S or widget.worker is None:
-            raise SystemExit(f"the run did not get two thirds done within {TIMEOUT_S} s")
+            raise SystemExit(f"the run did not reach its finest scale within {TIMEOUT_S} s")
         app.processEvents()
         time.sleep(0.02)
     viewer.layers["style: hubble"].visible = False
-    viewer.scene.camera.center, viewer.scene.camera.zoom = (256, 256), 1.3  # frame the astronaut's 512² extent
+    viewer.reset_view()
     for _ in range(20):
         app.processEvents()
     viewer.screenshot(str(OUT), canvas_only=False)
