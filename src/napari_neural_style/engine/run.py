@@ -20,6 +20,7 @@ from .params import StyleParams
 from .plan import Plan, Scale
 from .progress import Progress
 from .tensors import resize, to_numpy, to_tensor
+from .threads import ThreadTuner
 
 FIRST_MOVE = 1.0  # the very first L-BFGS step moves pixels by one grey level (0-255) on average
 Preview = Callable[[], torch.Tensor]  # the current image (1, 3, H, W) in [0, 1], made only when shown
@@ -50,6 +51,13 @@ class Run:
         return to_tensor(rgb, shape, self.device)
 
     def steps(self) -> Iterator[Progress]:
+        self._threads = ThreadTuner(enabled=self.device.type == "cpu")  # off the CPU the count does not matter
+        try:
+            yield from self._steps()
+        finally:
+            self._threads.restore()
+
+    def _steps(self) -> Iterator[Progress]:
         generator = torch.Generator().manual_seed(self.p.seed)
         self._start, self._step, self._work, self._stepping = time.perf_counter(), 0, 0, 0.0
         image = None
@@ -126,7 +134,9 @@ class Run:
             losses.update({k: v.detach() for k, v in terms.items()}, total=loss.detach())
             return loss
 
+        self._threads.reset()
         for _ in range(n_steps):
+            self._threads.before_step()
             start = time.perf_counter()
             optimizer.step(closure)
             if isinstance(optimizer, CompactLBFGS):  # its curvature scale starts the next scale (no sync here)
@@ -135,7 +145,9 @@ class Run:
                 with torch.no_grad():
                     x.clamp_(0.0, 255.0)
             values = torch.stack(list(losses.values())).tolist()  # one host sync
-            yield dict(zip(losses, values)), x, time.perf_counter() - start
+            seconds = time.perf_counter() - start
+            self._threads.after_step(seconds)
+            yield dict(zip(losses, values)), x, seconds
 
     def _progress(self, losses: dict[str, float], seconds: float, index: int, scale: Scale, last: bool,
                   shape: tuple[int, int], preview: Preview, tile: int = 0) -> Progress:

@@ -1,0 +1,53 @@
+"""The thread count follows the measured step times: all cores when free, one when a core is busy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from napari_neural_style import StyleParams, stylize_steps
+from napari_neural_style.engine import threads
+from napari_neural_style.engine.threads import ThreadTuner
+
+
+@pytest.fixture
+def two_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def _drive(tuner: ThreadTuner, seconds_for: dict[int, float], steps: int) -> list[int]:
+    """Run ``steps`` fake steps whose time depends on the thread count; the counts used, in order."""
+    used = []
+    for _ in range(steps):
+        tuner.before_step()
+        used.append(torch.get_num_threads())
+        tuner.after_step(seconds_for[torch.get_num_threads()])
+    return used
+
+
+def test_keeps_all_cores_when_they_are_faster(two_threads):
+    tuner = ThreadTuner()
+    used = _drive(tuner, {1: 0.68, 2: 0.39}, 60)  # quiet, 256 px (measured)
+    assert used[:3] == [2, 1, 2] and tuner.chosen == 2
+    assert used.count(1) == 1 + 2  # the first try, then one probe every PROBE_EVERY steps
+    tuner.restore()
+    assert torch.get_num_threads() == 2
+
+
+def test_drops_to_one_thread_under_contention_and_comes_back(two_threads):
+    tuner = ThreadTuner()
+    used = _drive(tuner, {1: 0.068, 2: 0.155}, 30)  # a busy core elsewhere, 64 px (measured)
+    assert tuner.chosen == 1 and used[-3:] == [1, 1, 1]
+    used = _drive(tuner, {1: 0.055, 2: 0.038}, 2 * threads.PROBE_EVERY)  # the other process ended
+    assert tuner.chosen == 2 and used[-1] == 2
+
+
+def test_a_run_restores_the_thread_count(two_threads):
+    content = np.random.default_rng(0).random((32, 32, 3)).astype(np.float32)
+    for _ in stylize_steps(content, content[::-1].copy(), StyleParams(size=32, steps=4, scales=1)):
+        pass
+    assert torch.get_num_threads() == 2
