@@ -45,13 +45,13 @@ class Run:
         self._graphed = GraphedForward(self.net, layers, enabled=self.device.type == "cuda")
         self._image_terms = image_terms or (lambda shape, window: {})
         self.result: np.ndarray | None = None
+        self._threads = ThreadTuner(enabled=self.device.type == "cpu")  # off the CPU the count does not matter
         self.curvature = curvature  # the last L-BFGS's (gamma, element count): the next one's first step
 
     def _tensor(self, rgb: np.ndarray, shape: tuple[int, int]) -> torch.Tensor:
         return to_tensor(rgb, shape, self.device)
 
     def steps(self) -> Iterator[Progress]:
-        self._threads = ThreadTuner(enabled=self.device.type == "cpu")  # off the CPU the count does not matter
         try:
             yield from self._steps()
         finally:
