@@ -77,7 +77,7 @@ class StyleParams:
     preview_every: int = 10
     stack_init: str = "flow"
     stack_steps: float = 0.15
-    temporal_weight: float = 3.0
+    temporal_weight: float = 5.0
     tile_size: int = 1024
     tile_overlap: int = 64
 
