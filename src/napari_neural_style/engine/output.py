@@ -9,7 +9,7 @@ import torch
 from . import color
 from .images import Plane, from_plane
 from .inputs import Inputs
-from .tensors import nearest, resize, to_numpy, to_tensor
+from .tensors import nearest, resize, resized, to_numpy
 
 
 def render(rgb: torch.Tensor, inputs: Inputs, shape: tuple[int, int]) -> np.ndarray:
@@ -17,7 +17,7 @@ def render(rgb: torch.Tensor, inputs: Inputs, shape: tuple[int, int]) -> np.ndar
     full = to_numpy(resize(rgb.clamp(0.0, 1.0), shape))
     if inputs.labels is not None and not inputs.labels.all():
         keep = nearest(inputs.labels == 0, shape)[0, 0].numpy() > 0
-        full[keep] = to_numpy(to_tensor(inputs.net_content, shape, torch.device("cpu")))[keep]
+        full[keep] = resized(inputs.net_content, shape)[keep]
     like = inputs.content
     if like.alpha is not None:
         alpha = resize(torch.from_numpy(like.alpha)[None, None], shape)[0, 0].numpy()
@@ -26,5 +26,5 @@ def render(rgb: torch.Tensor, inputs: Inputs, shape: tuple[int, int]) -> np.ndar
         y = full.mean(axis=-1)
         if like.gray:
             return from_plane(color.gray3(y), like, gray_out=True)
-        full = color.with_chroma(y, to_numpy(to_tensor(inputs.content.rgb, shape, torch.device("cpu"))))
+        full = color.with_chroma(y, resized(inputs.content.rgb, shape))
     return from_plane(full, like)

@@ -7,7 +7,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 import numpy as np
-import torch
 
 from .flow import FlowLink
 from .images import check_stack
@@ -19,7 +18,7 @@ from .plan import Plan, StackPlan, later_params
 from .progress import Progress
 from .run import Run
 from .slices import Slices, stack_limits
-from .tensors import to_numpy, to_tensor
+from .tensors import resized
 
 
 def flicker(frames: np.ndarray) -> float:
@@ -55,7 +54,7 @@ def stack_steps(view: Slices, style: np.ndarray | Sequence[np.ndarray], params: 
                              labels=None if labels is None else labels[index], init_rgb=previous)
         terms = None
         if params.stack_init == "flow":
-            last_frame, frame = frame, to_numpy(to_tensor(inputs.net_content, slice_plan.shape, torch.device("cpu")))
+            last_frame, frame = frame, resized(inputs.net_content, slice_plan.shape)
             if previous is not None:
                 inputs, terms = _follow_flow(inputs, last_frame, frame, previous, p)
         run = Run(inputs, slice_plan, p, outputs=n if i == 0 else 1, image_terms=terms, curvature=curvature)

@@ -18,6 +18,11 @@ def to_numpy(image: torch.Tensor) -> np.ndarray:
     return image[0].permute(1, 2, 0).float().cpu().numpy()
 
 
+def resized(rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(Y, X, C) float32 resized to ``shape`` on the CPU, as numpy (as :func:`resize` does it)."""
+    return to_numpy(to_tensor(rgb, shape, torch.device("cpu")))
+
+
 def resize(image: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     """Bilinear resize of (N, C, H, W), antialiased when shrinking; a no-op at the same size."""
     if tuple(image.shape[-2:]) == tuple(shape):
