@@ -12,14 +12,14 @@ def gram(features: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Ten
     instead of H·W: the Gram statistics of one region (Gatys et al. 2017, spatial control).
     """
     n, c, h, w = features.shape
-    f = features.float().reshape(n, c, h * w)
+    f = features.reshape(n, c, h * w)
     if guide is None:
         mass = h * w
     else:
         g = guide.float().reshape(n, 1, h * w)
-        f = f * g
+        f = f * g.to(f.dtype)
         mass = g.square().sum(dim=2, keepdim=True).clamp_min(1.0)
-    return torch.bmm(f, f.transpose(1, 2)) / (c * mass)
+    return torch.bmm(f, f.transpose(1, 2)).float() / (c * mass)
 
 
 def style_loss(grams: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],
