@@ -12,14 +12,19 @@ def gram(features: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Ten
     instead of H·W: the Gram statistics of one region (Gatys et al. 2017, spatial control).
     """
     n, c, h, w = features.shape
-    f = features.reshape(n, c, h * w)
+    # pixels × channels as a view of either memory layout: reshaping channels-last features to (C, H·W)
+    # would copy them, and their gradient would then be added across layouts (both slow, ~1/6 of a step)
+    if features.is_contiguous(memory_format=torch.channels_last):
+        f = features.permute(0, 2, 3, 1).reshape(n, h * w, c)
+    else:
+        f = features.reshape(n, c, h * w).transpose(1, 2)
     if guide is None:
         mass = h * w
     else:
-        g = guide.float().reshape(n, 1, h * w)
+        g = guide.float().reshape(n, h * w, 1)
         f = f * g.to(f.dtype)
-        mass = g.square().sum(dim=2, keepdim=True).clamp_min(1.0)
-    return torch.bmm(f, f.transpose(1, 2)).float() / (c * mass)
+        mass = g.square().sum(dim=1, keepdim=True).clamp_min(1.0)
+    return torch.bmm(f.transpose(1, 2), f).float() / (c * mass)
 
 
 def style_loss(grams: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],
