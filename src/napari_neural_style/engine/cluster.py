@@ -36,12 +36,23 @@ torch on the CPU ran 2.5× slower in workers."""
 RETRIES = 3  # times a segment that raised is tried again
 MAX_SEGMENT = 32  # slices per segment at most by default: what a lost worker costs, how often a store resumes
 EVENT_WAIT = 0.25  # seconds to wait for a worker event before looking at finished segments again
+CONNECT_TIMEOUT = 30  # seconds to reach a scheduler before giving up
 
 
 def worker_environment() -> dask.config.set:
     """``with worker_environment(): cluster = LocalCluster(...)``: :data:`WORKER_ENV` in the environment
     that dask's nanny sets before it spawns each worker (``distributed.nanny.pre-spawn-environ``)."""
     return dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENV.items()})
+
+
+def connect(address: str, timeout: float | None = None) -> Client:
+    """A client of the dask scheduler at ``address`` (e.g. ``tcp://10.0.0.5:8786``); ValueError saying why
+    when none is reached within ``timeout`` seconds (default :data:`CONNECT_TIMEOUT`)."""
+    try:
+        return Client(address, timeout=CONNECT_TIMEOUT if timeout is None else timeout)
+    except (OSError, TimeoutError, ValueError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ValueError(f"no dask scheduler reached at {address!r}: {reason}") from None
 
 
 def cluster_steps(view: Slices, style: np.ndarray | Sequence[np.ndarray], params: StyleParams, *, rgb: bool,
