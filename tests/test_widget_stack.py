@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import output, outputs
+from conftest import notifications_since, output, outputs
+from napari.utils.notifications import notification_manager
 from skimage import data
 
 from napari_neural_style.engine.params import StyleParams
@@ -117,3 +118,69 @@ def test_continue_a_slice_result_with_labels_and_more_styles(viewer_widget, qtbo
     assert second.name == "stack[2] × b [1]" and second.translate[0] == 2 and second.data.shape == (1, 27, 32, 3)
     assert meta["plane_index"]["content"] == [2] and meta["labels"] == "regions" and meta["more_styles"] == ["c"]
     assert meta["continues"]["layer"] == "stack[2] × b" and meta["steps_done"] == 2 and meta["error"] is None
+
+
+def test_slice_range_stylises_only_its_slices_at_their_z(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    widget.whole_stack.value = True
+    assert (widget.slice_start.value, widget.slice_stop.value, widget.slice_stop.max) == (0, 3, 3)
+    widget.slice_start.value, widget.slice_stop.value = 1, 3
+    assert widget.session is None and make_plan(params_from_widget(widget), (2, 40, 48), rgb=False).total == 4 + LATER
+    widget.run_button.clicked.emit()
+    assert widget.session.pbar.total == 4 + LATER
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    out = output(viewer)
+    meta = out.metadata[METADATA_KEY]
+    assert out.name == "stack[1:3] × b" and out.data.shape == (2, 27, 32, 3) and out.translate[0] == 1
+    assert meta["slices"] == [1, 3] and meta["whole_stack"] and meta["steps_done"] == 4 + LATER
+    widget.slice_stop.value = 1  # an empty range: a readable notification, no run
+    n = len(notification_manager.records)
+    widget.run_button.clicked.emit()
+    assert widget.session is None
+    assert any("slices (1, 1) must satisfy 0 <= start < stop <= 3" in m for m in notifications_since(n))
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """A LocalCluster of one single-threaded worker process; its scheduler's address."""
+    import os
+    import sys
+
+    from distributed import LocalCluster
+
+    from napari_neural_style.engine.cluster import worker_environment
+
+    with worker_environment():
+        cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                               env={"PYTHONPATH": os.pathsep.join(sys.path)})
+    with cluster:
+        yield cluster.scheduler_address
+
+
+def test_scheduler_field_runs_the_range_on_the_cluster(viewer_widget, qtbot, scheduler):
+    viewer, widget = viewer_widget
+    widget.whole_stack.value, widget.advanced.value = True, True
+    shown = lambda name: not widget[name].native.isHidden()  # noqa: E731 - the viewer's window is not shown
+    assert shown("scheduler") and shown("slice_start") and widget.scheduler.label == "dask scheduler"
+    widget.slice_start.value, widget.scheduler.value = 1, f" {scheduler} "
+    seen = []
+    widget.run_button.clicked.emit()
+    widget.worker.yielded.connect(lambda p: seen.append((p.index, p.stack is not None)))
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    out = output(viewer)
+    meta = out.metadata[METADATA_KEY]
+    assert meta["error"] is None and meta["scheduler"] == scheduler and meta["slices"] == [1, 3]
+    assert out.data.shape == (2, 27, 32, 3) and out.translate[0] == 1 and (out.data.std(axis=(1, 2, 3)) > 0.01).all()
+    assert {index for index, _ in seen} == {(0,), (1,)} and seen[-1] == ((1,), True)  # each slice reported
+    assert widget.session is None and widget.status.value.startswith("done")
+
+
+def test_bad_scheduler_address_is_a_readable_notification(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    widget.whole_stack.value, widget.scheduler.value = True, "no-port-here"
+    n = len(notification_manager.records)
+    widget.run_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    messages = notifications_since(n)
+    assert any("no dask scheduler reached at 'no-port-here'" in m for m in messages), messages
+    assert "Traceback" not in "".join(messages) and widget.status.value.startswith("failed: no dask scheduler")
