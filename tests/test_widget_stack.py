@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import threading
+
+import dask.array as da
 import numpy as np
 import pytest
 from conftest import notifications_since, output, outputs
@@ -13,6 +17,7 @@ from napari_neural_style.engine.plan import make_plan
 from napari_neural_style.widget import METADATA_KEY, params_from_widget
 
 RUN_TIMEOUT_MS = 180_000
+MAX_GROWTH = 256 * 2**20  # bytes a 4-slice range of a lazy stack may add; reading the test's stack adds 1 GiB
 RNG = np.random.default_rng(2)
 
 LATER = max(1, round(4 * StyleParams().stack_steps))  # steps of each chained slice after the first (of 4)
@@ -184,3 +189,53 @@ def test_bad_scheduler_address_is_a_readable_notification(viewer_widget, qtbot):
     messages = notifications_since(n)
     assert any("no dask scheduler reached at 'no-port-here'" in m for m in messages), messages
     assert "Traceback" not in "".join(messages) and widget.status.value.startswith("failed: no dask scheduler")
+
+
+class _PeakRSS(threading.Thread):
+    """This process's resident memory, sampled every few milliseconds until ``stop()`` returns its peak."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak, self._done = rss(), threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self._done.wait(0.005):
+            self.peak = max(self.peak, rss())
+
+    def stop(self) -> int:
+        self._done.set()
+        self.join()
+        return self.peak
+
+
+def rss() -> int:
+    """This process's resident memory in bytes."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_a_lazy_stack_too_big_for_memory_reads_only_its_range(docked, qtbot):
+    """A dask layer of 2000×512×512 uint16 (1 GiB; 4 GiB as float32), a 4-slice range stylised: the process
+    grows by far less than one stack's worth and stays under 2 GiB; the output holds the 4 slices at their z."""
+    n, side = 2000, 512
+    pattern = (np.indices((side, side)).sum(axis=0) % 64 * 60).astype(np.uint16)
+    stack = (da.zeros((n, side, side), np.uint16, chunks=(1, side, side)) + pattern
+             + (da.arange(n, chunks=1, dtype=np.uint16) % 50)[:, None, None])
+    viewer, widget = docked({"big": (stack, {"contrast_limits": (0, 4000)}), "b": (data.astronaut()[::8, ::8], {})},
+                            "big", "b", size=32, steps=2, preview_every=0, scales=1)
+    widget.run_button.clicked.emit()  # one plane first: torch and the network load, not counted below
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    widget.whole_stack.value = True
+    widget.slice_start.value, widget.slice_stop.value = 1000, 1004
+    sampler = _PeakRSS()
+    base = sampler.peak
+    widget.run_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    peak = sampler.stop()
+    out = outputs(viewer)[-1]
+    print(f"RSS before {base / 2**20:.0f} MiB, peak during the range run {peak / 2**20:.0f} MiB "
+          f"(+{(peak - base) / 2**20:.0f} MiB)")
+    assert out.name == "big[1000:1004] × b" and out.data.shape == (4, 32, 32, 3) and out.translate[0] == 1000
+    assert out.metadata[METADATA_KEY]["error"] is None
+    assert peak - base < MAX_GROWTH and peak < 2 * 2**30
