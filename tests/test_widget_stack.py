@@ -180,6 +180,23 @@ def test_scheduler_field_runs_the_range_on_the_cluster(viewer_widget, qtbot, sch
     assert widget.session is None and widget.status.value.startswith("done")
 
 
+def test_stop_on_the_cluster_cancels_its_tasks(viewer_widget, qtbot, scheduler):
+    """Stop when the first slice is reported (its segment, all 3 slices on the one worker, has not landed):
+    the run ends at once, says what it kept, and leaves no task of its own on the scheduler (the generator
+    is closed in the run's thread: tasks cancelled, client closed)."""
+    from distributed import Client
+
+    viewer, widget = viewer_widget
+    widget.whole_stack.value, widget.scheduler.value, widget.steps.value = True, scheduler, 40
+    widget.run_button.clicked.emit()
+    widget.worker.yielded.connect(lambda p: widget.stop())
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    assert "stopped at step" in widget.status.value and "kept the 0 of 3 slices finished" in widget.status.value
+    with Client(scheduler) as client:
+        qtbot.waitUntil(lambda: client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) == 0,
+                        timeout=10_000)
+
+
 def test_bad_scheduler_address_is_a_readable_notification(viewer_widget, qtbot):
     viewer, widget = viewer_widget
     widget.whole_stack.value, widget.scheduler.value = True, "no-port-here"

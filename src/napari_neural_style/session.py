@@ -54,7 +54,6 @@ class Session:
         self.error: str | None = None
         self.stopped = False
         self._warned: set[str] = set()
-        self._landed: set[tuple[int, ...]] = set()  # slices of a cluster run reported finished
         self.pbar = progress(total=self.plan.total, desc=f"Neural style: {content.name} × {style.name}")
         self.worker: GeneratorWorker = create_worker(
             _run_steps, inputs.content_data, inputs.styles, params, labels=inputs.labels, rgb=content.rgb,
@@ -112,10 +111,8 @@ class Session:
         self.last, self.steps, self.losses = p, p.step, p.losses
         where = f"slice {p.index} ({p.slices}) · " if p.index else ""
         self.on_status(f"{where}step {p.step}/{p.total} · {losses_text(p.losses)} · ETA {p.eta:.0f} s")
-        if self.scheduler:
-            self._landed.add(p.index)
         if p.index and p.stack is not None:
-            # a cluster's slices land in any order: all are shown, those still to come black
+            # a cluster's slices land a segment at a time, in any order: all are shown, those to come black
             self._show(p.stack if self.scheduler else p.stack[:self._rows(self._finished(p))])
         elif not p.index and p.image is not None:
             self._show(p.image.reshape((1,) * self.lead + p.image.shape))
@@ -126,8 +123,11 @@ class Session:
 
     def _finished(self, p: Progress) -> int:
         """Slices of a whole-stack run finished by step ``p``."""
-        if self.scheduler:
-            return len(self._landed)
+        if self.scheduler:  # the slices landed in the output (a stylised slice is never all 0)
+            if self.output is None:
+                return 0
+            data = np.asarray(self.output.data)
+            return int(data.reshape(int(np.prod(data.shape[:self.lead])), -1).any(axis=1).sum())
         return int(np.ravel_multi_index(p.index, self.plan.lead_shape)) + int(p.stack is not None)
 
     def _rows(self, finished: int) -> int:
