@@ -138,6 +138,10 @@ def test_slice_range_stylises_only_its_slices_at_their_z(viewer_widget, qtbot):
     meta = out.metadata[METADATA_KEY]
     assert out.name == "stack[1:3] × b" and out.data.shape == (2, 27, 32, 3) and out.translate[0] == 1
     assert meta["slices"] == [1, 3] and meta["whole_stack"] and meta["steps_done"] == 4 + LATER
+    widget.whole_stack.value, widget.slice_start.value = False, 0
+    viewer.layers.selection.active = out
+    widget.reuse_button.clicked.emit()  # the range comes back with the other settings
+    assert widget.whole_stack.value and (widget.slice_start.value, widget.slice_stop.value) == (1, 3)
     widget.slice_stop.value = 1  # an empty range: a readable notification, no run
     n = len(notification_manager.records)
     widget.run_button.clicked.emit()
