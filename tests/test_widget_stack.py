@@ -172,30 +172,36 @@ def test_scheduler_field_runs_the_range_on_the_cluster(viewer_widget, qtbot, sch
     shown = lambda name: not widget[name].native.isHidden()  # noqa: E731 - the viewer's window is not shown
     assert shown("scheduler") and shown("slice_start") and widget.scheduler.label == "dask scheduler"
     widget.slice_start.value, widget.scheduler.value = 1, f" {scheduler} "
-    seen = []
+    seen, landed = [], []
     widget.run_button.clicked.emit()
     widget.worker.yielded.connect(lambda p: seen.append((p.index, p.stack is not None)))
+    widget.worker.yielded.connect(lambda p: p.stack is not None and landed.append(output(viewer).data.copy()))
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
     out = output(viewer)
     meta = out.metadata[METADATA_KEY]
     assert meta["error"] is None and meta["scheduler"] == scheduler and meta["slices"] == [1, 3]
     assert out.data.shape == (2, 27, 32, 3) and out.translate[0] == 1 and (out.data.std(axis=(1, 2, 3)) > 0.01).all()
     assert {index for index, _ in seen} == {(0,), (1,)} and seen[-1] == ((1,), True)  # each slice reported
+    first = landed[0]  # slice 0 shows as soon as it is done, before its segment (both slices) ends
+    assert first.shape == (2, 27, 32, 3) and first[0].std() > 0.01 and not first[1].any()
     assert widget.session is None and widget.status.value.startswith("done")
 
 
 def test_stop_on_the_cluster_cancels_its_tasks(viewer_widget, qtbot, scheduler):
-    """Stop when the first slice is reported (its segment, all 3 slices on the one worker, has not landed):
-    the run ends at once, says what it kept, and leaves no task of its own on the scheduler (the generator
-    is closed in the run's thread: tasks cancelled, client closed)."""
+    """Stop when the first slice lands (its segment, all 3 slices on the one worker, still runs): the run
+    ends at once, keeps what landed, and leaves no task of its own on the scheduler (the generator is
+    closed in the run's thread: tasks cancelled, client closed)."""
     from distributed import Client
 
     viewer, widget = viewer_widget
     widget.whole_stack.value, widget.scheduler.value, widget.steps.value = True, scheduler, 40
     widget.run_button.clicked.emit()
-    widget.worker.yielded.connect(lambda p: widget.stop())
+    widget.worker.yielded.connect(lambda p: p.stack is not None and widget.stop())
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
-    assert "stopped at step" in widget.status.value and "kept the 0 of 3 slices finished" in widget.status.value
+    out = output(viewer).data
+    kept = int(out.reshape(3, -1).any(axis=1).sum())
+    assert 1 <= kept < 3 and out[0].std() > 0.01 and output(viewer).metadata[METADATA_KEY]["stopped"]
+    assert f"kept the {kept} of 3 slices finished" in widget.status.value
     with Client(scheduler) as client:
         qtbot.waitUntil(lambda: client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) == 0,
                         timeout=10_000)
