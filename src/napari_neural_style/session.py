@@ -112,7 +112,7 @@ class Session:
         where = f"slice {p.index} ({p.slices}) · " if p.index else ""
         self.on_status(f"{where}step {p.step}/{p.total} · {losses_text(p.losses)} · ETA {p.eta:.0f} s")
         if p.index and p.stack is not None:
-            # a cluster's slices land a segment at a time, in any order: all are shown, those to come black
+            # a cluster's slices land as workers finish them, in any order: all are shown, those to come black
             self._show(p.stack if self.scheduler else p.stack[:self._rows(self._finished(p))])
         elif not p.index and p.image is not None:
             self._show(p.image.reshape((1,) * self.lead + p.image.shape))
