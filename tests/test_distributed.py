@@ -99,17 +99,19 @@ def test_chained_seams_measured(client):
     assert cut[2] < 1.5 * apart[2]
 
 
-def test_a_killed_worker_does_not_stop_the_run(client, tmp_path):
+@pytest.mark.parametrize("stored", [True, False])  # finished slices in a store, or handed over at once
+def test_a_killed_worker_does_not_stop_the_run(client, tmp_path, stored):
     pids = client.run(os.getpid)
     params = StyleParams(**INDEPENDENT)
-    run = stylize_steps(STACK, STYLE, params, client=client, segment=2, store=str(tmp_path / "k.zarr"))
+    store = str(tmp_path / "k.zarr") if stored else None
+    run = stylize_steps(STACK, STYLE, params, client=client, segment=2, store=store)
     killed = None
     for p in run:
         if killed is None:  # a slice is done, both workers are busy with a segment: kill one
             killed = next(iter(pids.values()))
             os.kill(killed, signal.SIGKILL)
     assert p.done and killed is not None
-    np.testing.assert_allclose(p.result.compute(), stylize(STACK, STYLE, **INDEPENDENT), atol=ATOL)
+    np.testing.assert_allclose(np.asarray(p.result), stylize(STACK, STYLE, **INDEPENDENT), atol=ATOL)
     client.wait_for_workers(2, timeout=120)
     assert killed not in client.run(os.getpid).values()
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import threading
+
+import dask.array as da
 import numpy as np
 import pytest
-from conftest import output, outputs
+from conftest import notifications_since, output, outputs
+from napari.utils.notifications import notification_manager
 from skimage import data
 
 from napari_neural_style.engine.params import StyleParams
@@ -12,6 +17,7 @@ from napari_neural_style.engine.plan import make_plan
 from napari_neural_style.widget import METADATA_KEY, params_from_widget
 
 RUN_TIMEOUT_MS = 180_000
+MAX_GROWTH = 256 * 2**20  # bytes a 4-slice range of a lazy stack may add; reading the test's stack adds 1 GiB
 RNG = np.random.default_rng(2)
 
 LATER = max(1, round(4 * StyleParams().stack_steps))  # steps of each chained slice after the first (of 4)
@@ -117,3 +123,146 @@ def test_continue_a_slice_result_with_labels_and_more_styles(viewer_widget, qtbo
     assert second.name == "stack[2] × b [1]" and second.translate[0] == 2 and second.data.shape == (1, 27, 32, 3)
     assert meta["plane_index"]["content"] == [2] and meta["labels"] == "regions" and meta["more_styles"] == ["c"]
     assert meta["continues"]["layer"] == "stack[2] × b" and meta["steps_done"] == 2 and meta["error"] is None
+
+
+def test_slice_range_stylises_only_its_slices_at_their_z(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    widget.whole_stack.value = True
+    assert (widget.slice_start.value, widget.slice_stop.value, widget.slice_stop.max) == (0, 3, 3)
+    widget.slice_start.value, widget.slice_stop.value = 1, 3
+    assert widget.session is None and make_plan(params_from_widget(widget), (2, 40, 48), rgb=False).total == 4 + LATER
+    widget.run_button.clicked.emit()
+    assert widget.session.pbar.total == 4 + LATER
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    out = output(viewer)
+    meta = out.metadata[METADATA_KEY]
+    assert out.name == "stack[1:3] × b" and out.data.shape == (2, 27, 32, 3) and out.translate[0] == 1
+    assert meta["slices"] == [1, 3] and meta["whole_stack"] and meta["steps_done"] == 4 + LATER
+    widget.whole_stack.value, widget.slice_start.value = False, 0
+    viewer.layers.selection.active = out
+    widget.reuse_button.clicked.emit()  # the range comes back with the other settings
+    assert widget.whole_stack.value and (widget.slice_start.value, widget.slice_stop.value) == (1, 3)
+    widget.slice_stop.value = 1  # an empty range: a readable notification, no run
+    n = len(notification_manager.records)
+    widget.run_button.clicked.emit()
+    assert widget.session is None
+    assert any("slices (1, 1) must satisfy 0 <= start < stop <= 3" in m for m in notifications_since(n))
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """A LocalCluster of one single-threaded worker process; its scheduler's address."""
+    import os
+    import sys
+
+    from distributed import LocalCluster
+
+    from napari_neural_style.engine.cluster import worker_environment
+
+    with worker_environment():
+        cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                               env={"PYTHONPATH": os.pathsep.join(sys.path)})
+    with cluster:
+        yield cluster.scheduler_address
+
+
+def test_scheduler_field_runs_the_range_on_the_cluster(viewer_widget, qtbot, scheduler):
+    viewer, widget = viewer_widget
+    widget.whole_stack.value, widget.advanced.value = True, True
+    shown = lambda name: not widget[name].native.isHidden()  # noqa: E731 - the viewer's window is not shown
+    assert shown("scheduler") and shown("slice_start") and widget.scheduler.label == "dask scheduler"
+    widget.slice_start.value, widget.scheduler.value = 1, f" {scheduler} "
+    seen, landed = [], []
+    widget.run_button.clicked.emit()
+    widget.worker.yielded.connect(lambda p: seen.append((p.index, p.stack is not None)))
+    widget.worker.yielded.connect(lambda p: p.stack is not None and landed.append(output(viewer).data.copy()))
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    out = output(viewer)
+    meta = out.metadata[METADATA_KEY]
+    assert meta["error"] is None and meta["scheduler"] == scheduler and meta["slices"] == [1, 3]
+    assert out.data.shape == (2, 27, 32, 3) and out.translate[0] == 1 and (out.data.std(axis=(1, 2, 3)) > 0.01).all()
+    assert {index for index, _ in seen} == {(0,), (1,)} and seen[-1] == ((1,), True)  # each slice reported
+    first = landed[0]  # slice 0 shows as soon as it is done, before its segment (both slices) ends
+    assert first.shape == (2, 27, 32, 3) and first[0].std() > 0.01 and not first[1].any()
+    assert widget.session is None and widget.status.value.startswith("done")
+
+
+def test_stop_on_the_cluster_cancels_its_tasks(viewer_widget, qtbot, scheduler):
+    """Stop when the first slice lands (its segment, all 3 slices on the one worker, still runs): the run
+    ends at once, keeps what landed, and leaves no task of its own on the scheduler (the generator is
+    closed in the run's thread: tasks cancelled, client closed)."""
+    from distributed import Client
+
+    viewer, widget = viewer_widget
+    widget.whole_stack.value, widget.scheduler.value, widget.steps.value = True, scheduler, 40
+    widget.run_button.clicked.emit()
+    widget.worker.yielded.connect(lambda p: p.stack is not None and widget.stop())
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    out = output(viewer).data
+    kept = int(out.reshape(3, -1).any(axis=1).sum())
+    assert 1 <= kept < 3 and out[0].std() > 0.01 and output(viewer).metadata[METADATA_KEY]["stopped"]
+    assert f"kept the {kept} of 3 slices finished" in widget.status.value
+    with Client(scheduler) as client:
+        qtbot.waitUntil(lambda: client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) == 0,
+                        timeout=10_000)
+
+
+def test_bad_scheduler_address_is_a_readable_notification(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    widget.whole_stack.value, widget.scheduler.value = True, "no-port-here"
+    n = len(notification_manager.records)
+    widget.run_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    messages = notifications_since(n)
+    assert any("no dask scheduler reached at 'no-port-here'" in m for m in messages), messages
+    assert "Traceback" not in "".join(messages) and widget.status.value.startswith("failed: no dask scheduler")
+
+
+class _PeakRSS(threading.Thread):
+    """This process's resident memory, sampled every few milliseconds until ``stop()`` returns its peak."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak, self._done = rss(), threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self._done.wait(0.005):
+            self.peak = max(self.peak, rss())
+
+    def stop(self) -> int:
+        self._done.set()
+        self.join()
+        return self.peak
+
+
+def rss() -> int:
+    """This process's resident memory in bytes."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_a_lazy_stack_too_big_for_memory_reads_only_its_range(docked, qtbot):
+    """A dask layer of 2000×512×512 uint16 (1 GiB; 4 GiB as float32), a 4-slice range stylised: the process
+    grows by far less than one stack's worth and stays under 2 GiB; the output holds the 4 slices at their z."""
+    n, side = 2000, 512
+    pattern = (np.indices((side, side)).sum(axis=0) % 64 * 60).astype(np.uint16)
+    stack = (da.zeros((n, side, side), np.uint16, chunks=(1, side, side)) + pattern
+             + (da.arange(n, chunks=1, dtype=np.uint16) % 50)[:, None, None])
+    viewer, widget = docked({"big": (stack, {"contrast_limits": (0, 4000)}), "b": (data.astronaut()[::8, ::8], {})},
+                            "big", "b", size=32, steps=2, preview_every=0, scales=1)
+    widget.run_button.clicked.emit()  # one plane first: torch and the network load, not counted below
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    widget.whole_stack.value = True
+    widget.slice_start.value, widget.slice_stop.value = 1000, 1004
+    sampler = _PeakRSS()
+    base = sampler.peak
+    widget.run_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    peak = sampler.stop()
+    out = outputs(viewer)[-1]
+    print(f"RSS before {base / 2**20:.0f} MiB, peak during the range run {peak / 2**20:.0f} MiB "
+          f"(+{(peak - base) / 2**20:.0f} MiB)")
+    assert out.name == "big[1000:1004] × b" and out.data.shape == (4, 32, 32, 3) and out.translate[0] == 1000
+    assert out.metadata[METADATA_KEY]["error"] is None
+    assert peak - base < MAX_GROWTH and peak < 2 * 2**30

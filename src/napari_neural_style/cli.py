@@ -303,12 +303,12 @@ def _save_result(path: Path, image: object) -> None:
 
 
 def _client(address: str):
-    from distributed import Client
+    from .engine.cluster import connect
 
     try:
-        return Client(address, timeout=30)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise CliError(f"--scheduler {address}: no dask scheduler reached: {_one_line(exc)}") from None
+        return connect(address)
+    except ValueError as exc:
+        raise CliError(f"--scheduler: {exc}") from None
 
 
 def _save(path: Path, image: object) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 from napari.layers import Image, Labels
 
+from .engine.slices import Slices
+
 Layer = Image | Labels
 
 
@@ -26,8 +28,10 @@ class Placement:
 @dataclass(frozen=True)
 class RunInputs:
     """What a run reads: the content and style layers (for placement and names), the arrays for the engine
-    (``content_data``: a plane or a whole stack), and ``about``: the picks the output's metadata records
-    (plane_index, whole_stack, more_styles, labels, continues)."""
+    (``content_data``: a plane, or a whole stack as the layer holds it, e.g. a lazy dask array), and
+    ``about``: the picks the output's metadata records (plane_index, whole_stack, slices, scheduler,
+    more_styles, labels, continues). A whole-stack run covers ``slices`` (start, stop) of the first leading
+    axis and runs on the dask ``scheduler`` at that address ("": this process)."""
 
     content: Image
     style: Image
@@ -36,26 +40,44 @@ class RunInputs:
     labels: np.ndarray | None
     about: dict[str, Any] = field(default_factory=dict)
     init_image: np.ndarray | None = None
+    slices: tuple[int, int] | None = None
+    scheduler: str = ""
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of the content the run stylises: the plane, or the stack cut to ``slices``."""
+        shape = tuple(np.shape(self.content_data))
+        return shape if self.slices is None else (self.slices[1] - self.slices[0], *shape[1:])
 
 
 def read_inputs(content: Image, style: Image, more: Sequence[Image], labels: Labels | None, point: Sequence[float],
-                size: int, *, whole_stack: bool = False, init_image: np.ndarray | None = None,
+                size: int, *, whole_stack: bool = False, slices: tuple[int, int] | None = None,
+                scheduler: str = "", init_image: np.ndarray | None = None,
                 continues: dict[str, Any] | None = None) -> RunInputs:
     """The arrays of a run at world ``point``: content and style planes (the whole content stack with
-    ``whole_stack``), ``more`` styles' planes after the style, and the labels' plane (or stack)."""
+    ``whole_stack``, nothing read yet, cut to ``slices`` (start, stop) of its first leading axis), ``more``
+    styles' planes after the style, and the labels' plane (or stack). ``scheduler``: a dask scheduler's
+    address for a whole-stack run, "" for this process. ValueError for a bad range."""
     content_data, content_index = plane_at(content, point, size)
     style_plane, style_index = plane_at(style, point, size)
     more = [layer for layer in more if layer is not content and layer is not style]
     styles = [style_plane] + [plane_at(layer, point, size)[0] for layer in more]
     if whole_stack:
         content_data, content_index = stack_data(content, size), []
+        if slices is not None:
+            Slices.window(content_data, content.ndim - 2, slices)  # the range's check, nothing read
+            slices = None if tuple(slices) == (0, np.shape(content_data)[0]) else tuple(int(v) for v in slices)
+    else:
+        slices, scheduler = None, ""
     lab = None
     if labels is not None:
         lab = np.asarray(labels.data) if whole_stack and labels.ndim == content.ndim else plane_at(labels, point, size)[0]
+    scheduler = scheduler.strip()
     about = {"plane_index": {"content": content_index, "style": style_index}, "whole_stack": whole_stack,
+             "slices": list(slices) if slices is not None else None, "scheduler": scheduler,
              "more_styles": [layer.name for layer in more], "labels": labels.name if labels is not None else None,
              "continues": continues}
-    return RunInputs(content, style, content_data, styles, lab, about, init_image)
+    return RunInputs(content, style, content_data, styles, lab, about, init_image, slices, scheduler)
 
 
 def _level(layer: Layer, size: int) -> np.ndarray | object:
@@ -79,9 +101,10 @@ def plane_at(layer: Layer, point: Sequence[float], size: int) -> tuple[np.ndarra
     return np.asarray(data[level_index]), index
 
 
-def stack_data(layer: Layer, size: int) -> np.ndarray:
-    """All of ``layer``'s data for a whole-stack run (multiscale: the level :func:`plane_at` reads)."""
-    return np.asarray(_level(layer, size))
+def stack_data(layer: Layer, size: int) -> np.ndarray | object:
+    """All of ``layer``'s data for a whole-stack run (multiscale: the level :func:`plane_at` reads), as the
+    layer holds it: a dask or zarr array stays lazy, and the engine reads only the slices it stylises."""
+    return _level(layer, size)
 
 
 def placement(content: Image, shape: Sequence[int], lead: int = 0, index: Sequence[int] = ()) -> Placement:

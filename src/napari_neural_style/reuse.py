@@ -22,6 +22,9 @@ def control_values(meta: dict[str, Any]) -> dict[str, Any]:
     values |= {name: f"{params[name]:g}" for name in AS_TEXT}
     values["init"] = params["init"] if params["init"] in INIT_CHOICES else "content"
     values["whole_stack"] = bool(meta.get("whole_stack"))
+    if meta.get("slices"):
+        values["slice_start"], values["slice_stop"] = meta["slices"]
+    values["scheduler"] = meta.get("scheduler", "")
     return values
 
 

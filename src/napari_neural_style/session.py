@@ -43,7 +43,8 @@ class Session:
                  on_status: Callable[[str], None], on_end: Callable[[Session], None],
                  on_step: Callable[[Progress], None] = lambda p: None) -> None:
         content, style = inputs.content, inputs.style
-        self.plan = make_plan(params, np.shape(inputs.content_data), content.rgb)
+        self.plan = make_plan(params, inputs.shape, content.rgb)
+        self.slices, self.scheduler = inputs.slices, inputs.scheduler
         self.viewer, self.content, self.style, self.params, self.about = viewer, content, style, params, inputs.about
         self.on_status, self.on_end, self.on_step = on_status, on_end, on_step
         self.output: Image | None = None
@@ -56,7 +57,8 @@ class Session:
         self.pbar = progress(total=self.plan.total, desc=f"Neural style: {content.name} × {style.name}")
         self.worker: GeneratorWorker = create_worker(
             _run_steps, inputs.content_data, inputs.styles, params, labels=inputs.labels, rgb=content.rgb,
-            init_image=inputs.init_image, _worker_class=GeneratorWorker, _start_thread=False, _ignore_errors=True)
+            init_image=inputs.init_image, slices=inputs.slices, scheduler=inputs.scheduler,
+            _worker_class=_ClosingWorker, _start_thread=False, _ignore_errors=True)
         self.worker.yielded.connect(self._on_progress)
         self.worker.errored.connect(self._on_error)
         self.worker.warned.connect(self._on_warning)
@@ -72,8 +74,15 @@ class Session:
         """The content's slice of a single-slice run (empty for 2D content and whole stacks)."""
         return [] if isinstance(self.plan, StackPlan) else list(self.about["plane_index"]["content"])
 
+    @property
+    def _at(self) -> list[int]:
+        """Where the output's first slice sits along the content's leading axes (empty: where it starts)."""
+        if self.slices is not None:
+            return [self.slices[0]] + [0] * (self.lead - 1)
+        return self._plane_index
+
     def start(self) -> None:
-        self.on_status("starting (loading the network)…")
+        self.on_status(f"connecting to {self.scheduler}…" if self.scheduler else "starting (loading the network)…")
         self.worker.start()
 
     def stop(self) -> None:
@@ -103,7 +112,8 @@ class Session:
         where = f"slice {p.index} ({p.slices}) · " if p.index else ""
         self.on_status(f"{where}step {p.step}/{p.total} · {losses_text(p.losses)} · ETA {p.eta:.0f} s")
         if p.index and p.stack is not None:
-            self._show(p.stack[:self._rows(self._finished(p))])
+            # a cluster's slices land as workers finish them, in any order: all are shown, those to come black
+            self._show(p.stack if self.scheduler else p.stack[:self._rows(self._finished(p))])
         elif not p.index and p.image is not None:
             self._show(p.image.reshape((1,) * self.lead + p.image.shape))
         self.record()
@@ -113,6 +123,11 @@ class Session:
 
     def _finished(self, p: Progress) -> int:
         """Slices of a whole-stack run finished by step ``p``."""
+        if self.scheduler:  # the slices landed in the output (a stylised slice is never all 0)
+            if self.output is None:
+                return 0
+            data = np.asarray(self.output.data)
+            return int(data.reshape(int(np.prod(data.shape[:self.lead])), -1).any(axis=1).sum())
         return int(np.ravel_multi_index(p.index, self.plan.lead_shape)) + int(p.stack is not None)
 
     def _rows(self, finished: int) -> int:
@@ -132,8 +147,10 @@ class Session:
         if self.content not in layers or self.style not in layers:  # removed: this run is ending
             return
         plane_index = self._plane_index
-        where = placement(self.content, data.shape, self.lead, plane_index)
+        where = placement(self.content, data.shape, self.lead, self._at)
         at = f"[{', '.join(map(str, plane_index))}]" if plane_index else ""
+        if self.slices is not None:
+            at = f"[{self.slices[0]}:{self.slices[1]}]"
         self.output = Image(data, name=f"{self.content.name}{at} × {self.style.name}",
                             rgb=data.ndim > self.lead + 2, contrast_limits=(0.0, 1.0), scale=where.scale,
                             translate=where.translate)
@@ -182,17 +199,39 @@ def losses_text(losses: dict[str, float]) -> str:
 
 
 def _run_steps(content: np.ndarray, style: list[np.ndarray], params: StyleParams, *, labels: np.ndarray | None,
-               rgb: bool, init_image: np.ndarray | None) -> Iterator[Progress]:
-    """``stylize_steps`` for the worker thread, with autograd on there (grad mode is per thread)."""
+               rgb: bool, init_image: np.ndarray | None, slices: tuple[int, int] | None = None,
+               scheduler: str = "") -> Iterator[Progress]:
+    """``stylize_steps`` for the worker thread, with autograd on there (grad mode is per thread); with a
+    ``scheduler`` address, on that dask cluster through a client made (and closed) in this thread."""
     import torch
 
     from .engine.transfer import stylize_steps
 
     torch.set_grad_enabled(True)
+    client = None
     try:
-        yield from stylize_steps(content, style, params, labels=labels, rgb=rgb, init_image=init_image)
+        if scheduler:
+            from .engine.cluster import connect
+
+            client = connect(scheduler)
+        yield from stylize_steps(content, style, params, labels=labels, rgb=rgb, init_image=init_image,
+                                 slices=slices, client=client)
     except RuntimeError as exc:  # superqt takes a RuntimeError for a deleted worker: no signal, a hung run
         raise _RunError(f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        if client is not None:
+            client.close()
+
+
+class _ClosingWorker(GeneratorWorker):
+    """A generator worker that closes its generator in its own thread when it ends, also after a stop: a
+    cluster run cancels its tasks and closes its client there, not later wherever the generator is freed."""
+
+    def work(self) -> object:
+        try:
+            return super().work()
+        finally:
+            self._gen.close()
 
 
 class _RunError(Exception):

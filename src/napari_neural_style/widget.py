@@ -35,7 +35,9 @@ __all__ = ["METADATA_KEY", "StyleTransferWidget", "params_from_widget"]
 DEVICE_LABELS = {"auto": "auto", "cpu": "CPU", "cuda": "CUDA", "mps": "MPS"}
 WEIGHTS_FILE = "file…"
 ADVANCED = ("tv_weight", "optimizer", "init", "seed", "scales", "preserve_color", "weights", "weights_file",
-            "device", "preview_every", "tile_size", "tile_overlap")
+            "device", "preview_every", "tile_size", "tile_overlap", "scheduler")
+RANGE = ("slice_start", "slice_stop")  # shown with 'whole stack'
+MAX_SLICES = 1 << 30  # the range controls' bound before a stack is chosen
 SHUTDOWN_WAIT_S = 5.0
 MORE_STYLES_HEIGHT = 72  # pixels: about four rows
 # Deliberate departures from StyleParams' defaults (which suit the CLI's final outputs):
@@ -63,6 +65,11 @@ class StyleTransferWidget(Container):
                           options={"tooltip": "regions: label k gets style k, label 0 keeps the content"}),
             CheckBox(name="whole_stack", text="whole stack", value=False, enabled=False,
                      tooltip="stylise every slice (each starting from the previous result), not just this one"),
+            SpinBox(name="slice_start", label="from slice", value=0, min=0, max=MAX_SLICES,
+                    tooltip="whole stack: the first slice (of the first leading axis) to stylise"),
+            SpinBox(name="slice_stop", label="to slice", value=1, min=1, max=MAX_SLICES,
+                    tooltip="whole stack: the slice to stop before (the range is from ≤ slice < to); only the "
+                            "range's slices are read, so a lazy (dask) stack need not fit in memory"),
             SpinBox(name="size", value=SIZE, min=16, max=8192, tooltip=tip("size")),
             SpinBox(name="steps", value=d.steps, min=1, max=100_000, tooltip=tip("steps")),
             LineEdit(name="style_weight", value=f"{d.style_weight:g}", tooltip=tip("style_weight")),
@@ -82,6 +89,9 @@ class StyleTransferWidget(Container):
             SpinBox(name="preview_every", value=PREVIEW_EVERY, min=0, max=100_000, tooltip=tip("preview_every")),
             SpinBox(name="tile_size", value=d.tile_size, min=0, max=1 << 16, tooltip=tip("tile_size")),
             SpinBox(name="tile_overlap", value=d.tile_overlap, min=0, max=1 << 15, tooltip=tip("tile_overlap")),
+            LineEdit(name="scheduler", label="dask scheduler", value="",
+                     tooltip="whole stack: the address of a dask.distributed scheduler (e.g. tcp://10.0.0.5:8786) "
+                             "whose cluster stylises the stack in segments of slices; empty: this process"),
             PushButton(name="run_button", text="Run"),
             PushButton(name="stop_button", text="Stop", enabled=False),
             PushButton(name="reuse_button", text="Use these settings", enabled=False,
@@ -100,10 +110,11 @@ class StyleTransferWidget(Container):
         self.native.layout().addStretch(1)  # spare height goes below the controls, not between them
         self.advanced.changed.connect(self._show_advanced)
         self.weights.changed.connect(self._show_advanced)
-        self._show_advanced()
+        self.whole_stack.changed.connect(self._show_advanced)
         self.content.changed.connect(self._update_stack_option)
         self.content.changed.connect(self.more_styles.reset_choices)
         self._update_stack_option()
+        self._show_advanced()
         self.run_button.changed.connect(self.start)
         self.stop_button.changed.connect(self.stop)
         self.reuse_button.changed.connect(self.use_settings)
@@ -131,6 +142,8 @@ class StyleTransferWidget(Container):
     def _show_advanced(self) -> None:
         for name in ADVANCED:
             self[name].visible = self.advanced.value and (name != "weights_file" or self.weights.value == WEIGHTS_FILE)
+        for name in RANGE:
+            self[name].visible = self.whole_stack.value
 
     def _image_choices(self, _: Any) -> list[tuple[str, Image]]:
         """This viewer's image layers but the content and earlier results, for the 'more styles' list."""
@@ -138,11 +151,16 @@ class StyleTransferWidget(Container):
                 and layer is not self.content.value and METADATA_KEY not in layer.metadata]
 
     def _update_stack_option(self) -> None:
-        """'whole stack' only for content with more than two non-RGB dimensions."""
+        """'whole stack' only for content with more than two non-RGB dimensions; its slice range: all of
+        the content's first leading axis."""
         content = self.content.value
         self.whole_stack.enabled = content is not None and content.ndim > 2
         if not self.whole_stack.enabled:
             self.whole_stack.value = False
+            return
+        n = int((content.data[0] if content.multiscale else content.data).shape[0])
+        self.slice_start.max, self.slice_stop.max = n - 1, n
+        self.slice_start.value, self.slice_stop.value = 0, n
 
     def _layers(self) -> tuple[Image, Image]:
         """The chosen content and style layers; ValueError with a sentence for the user otherwise."""
@@ -181,7 +199,9 @@ class StyleTransferWidget(Container):
             content, style = self._layers()
             params = params_from_widget(self)
             inputs = read_inputs(content, style, self.more_styles.value, self.regions.value, self.viewer.dims.point,
-                                 params.size, whole_stack=self.whole_stack.value)
+                                 params.size, whole_stack=self.whole_stack.value,
+                                 slices=(self.slice_start.value, self.slice_stop.value),
+                                 scheduler=self.scheduler.value)
         except ValueError as exc:
             show_error(f"Neural style transfer cannot start: {exc}")
             return

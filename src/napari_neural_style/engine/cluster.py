@@ -19,7 +19,7 @@ from dataclasses import replace
 import dask
 import dask.array as da
 import numpy as np
-from distributed import Client, as_completed
+from distributed import Client, Queue, as_completed
 
 from .params import StyleParams
 from .plan import Plan, StackPlan, later_params, output_shape
@@ -36,12 +36,23 @@ torch on the CPU ran 2.5× slower in workers."""
 RETRIES = 3  # times a segment that raised is tried again
 MAX_SEGMENT = 32  # slices per segment at most by default: what a lost worker costs, how often a store resumes
 EVENT_WAIT = 0.25  # seconds to wait for a worker event before looking at finished segments again
+CONNECT_TIMEOUT = 30  # seconds to reach a scheduler before giving up
 
 
 def worker_environment() -> dask.config.set:
     """``with worker_environment(): cluster = LocalCluster(...)``: :data:`WORKER_ENV` in the environment
     that dask's nanny sets before it spawns each worker (``distributed.nanny.pre-spawn-environ``)."""
     return dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENV.items()})
+
+
+def connect(address: str, timeout: float | None = None) -> Client:
+    """A client of the dask scheduler at ``address`` (e.g. ``tcp://10.0.0.5:8786``); ValueError saying why
+    when none is reached within ``timeout`` seconds (default :data:`CONNECT_TIMEOUT`)."""
+    try:
+        return Client(address, timeout=CONNECT_TIMEOUT if timeout is None else timeout)
+    except (OSError, TimeoutError, ValueError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ValueError(f"no dask scheduler reached at {address!r}: {reason}") from None
 
 
 def cluster_steps(view: Slices, style: np.ndarray | Sequence[np.ndarray], params: StyleParams, *, rgb: bool,
@@ -51,7 +62,9 @@ def cluster_steps(view: Slices, style: np.ndarray | Sequence[np.ndarray], params
 
     The slices still to do (all, or those the ``store`` does not yet hold) are cut into segments of
     ``segment`` consecutive slices (default: an even share per worker, at most :data:`MAX_SEGMENT`), one
-    task each. ``step``/``total`` count as in one process, so ETAs compare. The last record's ``stack`` is
+    task each. ``step``/``total`` count as in one process, so ETAs compare. Without a store, each slice
+    comes back as soon as it is finished, in a record whose ``stack`` holds it (slices land in any order;
+    those still to come are 0), so a viewer can show it. The last record's ``stack`` is
     the result, of the view's shape: a numpy array, or with ``store`` a dask array reading the store
     (which holds the whole stack: ``dask.array.from_zarr(store, "result")``). Closing the generator early
     cancels the segments not yet started; what finished slices wrote stays in the store.
@@ -80,6 +93,7 @@ def cluster_steps(view: Slices, style: np.ndarray | Sequence[np.ndarray], params
     style_f = client.scatter(list(style) if isinstance(style, (list, tuple)) else style, broadcast=True,
                              hash=False)  # a key of its own: one freed by a run just ended is not reused
     client.subscribe_topic(topic, events.put)  # before any segment runs, so that no event is missed
+    landing = Queue(topic, client=client) if store is None else None  # finished slices, handed over at once
     futures = {}
     for s in segments:
         part = view.take(s.first, s.stop)
@@ -105,6 +119,9 @@ def cluster_steps(view: Slices, style: np.ndarray | Sequence[np.ndarray], params
                 if k not in finished:
                     finished.add(k)
                     yield progress(k, losses)
+            for k, image in _landed(client, landing, view):
+                result.reshape((-1,) + image.shape)[k] = image
+                yield progress(k, {}, result)
             for future in pending.next_batch(block=False):
                 s = futures[future]
                 part = future.result()  # raises what the segment raised, after its retries
@@ -116,7 +133,19 @@ def cluster_steps(view: Slices, style: np.ndarray | Sequence[np.ndarray], params
     finally:
         client.unsubscribe_topic(topic)
         client.cancel([f for f in futures if not f.done()])
+        if landing is not None:
+            landing.close()  # the scheduler drops it, and slices still in it, once no segment holds it
     yield progress(len(view) - 1, {}, result)
+
+
+def _landed(client: Client, landing: Queue | None, view: Slices) -> Iterator[tuple[int, np.ndarray]]:
+    """(view slice, image) of the slices handed over since last asked; one whose worker has died since is
+    skipped (its segment runs again)."""
+    if landing is None:
+        return
+    for position, image in client.gather(landing.get(batch=True), errors="skip"):
+        if position in view.positions:
+            yield view.positions.index(position), image
 
 
 def _events(events: queue.SimpleQueue, view: Slices) -> Iterator[tuple[int, dict[str, float]]]:

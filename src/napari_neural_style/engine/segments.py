@@ -62,7 +62,8 @@ def run_segment(part: Slices, style: np.ndarray | Sequence[np.ndarray], params: 
     """Stylise the slices of ``part`` (one segment, lead-in included) with :func:`.stack_steps`; drop the
     lead-in. Each kept slice is written to the zarr ``store`` as soon as it is finished (then None is
     returned), else all are returned stacked. With ``topic``, each finished slice is reported as a
-    dask.distributed worker event {"position", "losses"} (the caller subscribes to it)."""
+    dask.distributed worker event {"position", "losses"} (the caller subscribes to it), and without a
+    store the slice itself is handed over at once through the dask Queue ``topic`` (see :func:`_hand_over`)."""
     kept = []
     for p in stack_steps(part, style, params, rgb=rgb, init_image=init_image, labels=labels):
         if p.stack is None:
@@ -79,4 +80,19 @@ def run_segment(part: Slices, style: np.ndarray | Sequence[np.ndarray], params: 
             from distributed import get_worker
 
             get_worker().log_event(topic, {"position": part.positions[k], "losses": p.losses})
+            if store is None:
+                _hand_over(topic, part.positions[k], kept[-1])
     return None if store is not None else np.stack(kept)
+
+
+def _hand_over(name: str, position: int, image: np.ndarray) -> None:
+    """Hand a finished slice to the client now, before its segment ends: a future of (position, image),
+    whose data stays on this worker until the client takes it, through the dask Queue ``name``. Closing
+    the queue here lets the scheduler drop it, and any future left in it, once the client has closed it."""
+    from distributed import Queue, get_client, get_worker
+
+    client = get_client()
+    [future] = client.scatter([(position, image)], workers=[get_worker().address], hash=False)
+    landing = Queue(name, client=client)
+    landing.put(future)
+    landing.close()
