@@ -51,3 +51,17 @@ def test_a_run_restores_the_thread_count(two_threads):
     for _ in stylize_steps(content, content[::-1].copy(), StyleParams(size=32, steps=4, scales=1)):
         pass
     assert torch.get_num_threads() == 2
+
+
+def test_a_new_size_starts_from_the_count_chosen_before(two_threads):
+    """No second try of 1 thread on every scale of a quiet run: the next size keeps 2 threads and probes
+    1 only after PROBE_EVERY steps; under contention it keeps 1 thread from its first step."""
+    tuner = ThreadTuner()
+    _drive(tuner, {1: 0.68, 2: 0.39}, 10)
+    tuner.reset()
+    used = _drive(tuner, {1: 2.7, 2: 1.5}, threads.PROBE_EVERY + 1)
+    assert used[:threads.PROBE_EVERY] == [2] * threads.PROBE_EVERY and used[-1] == 1 and tuner.chosen == 2
+    tuner = ThreadTuner()
+    _drive(tuner, {1: 0.068, 2: 0.155}, 10)
+    tuner.reset()
+    assert _drive(tuner, {1: 0.3, 2: 0.6}, 10) == [1] * 10

@@ -13,27 +13,29 @@ class ThreadTuner:
     """Times optimiser steps of one image size under each candidate thread count and keeps the faster one.
 
     ``before_step()`` sets the count for the next step, ``after_step(seconds)`` records it; ``reset()``
-    starts over for a new size (steps of another size are not comparable). The first step after a reset is
-    a warm-up and not counted. ``restore()`` puts back torch's count from construction.
+    starts over for a new size (steps of another size are not comparable), keeping the count chosen so far
+    until the other is probed again. The first step after a reset is a warm-up and not counted.
+    ``restore()`` puts back torch's count from construction.
     """
 
     def __init__(self, enabled: bool = True) -> None:
         self.original = torch.get_num_threads()
         self.candidates = sorted({1, self.original}) if enabled else [self.original]
+        self.chosen, self.known = self.candidates[-1], False  # known: chosen from measurements
         self.reset()
 
     def reset(self) -> None:
         self.times: dict[int, float] = {}
-        self.step, self.chosen = 0, self.candidates[-1]
-        self.current = self.chosen
+        self.step, self.current = 0, self.chosen
 
     def before_step(self) -> None:
-        untried = [c for c in self.candidates if c not in self.times]
-        if self.step > 0 and untried:
-            self.current = untried[0]
-        elif self.step > 0 and self.step % PROBE_EVERY == 0 and len(self.candidates) > 1:  # the load may have
-            # changed: try the other count once
-            self.current = next(c for c in self.candidates if c != self.chosen)
+        other = [c for c in self.candidates if c != self.chosen]
+        # every count is tried at once on the first size only; later sizes start from the choice made (the
+        # load has not changed in a moment) and, like the first, probe the other count every PROBE_EVERY
+        # steps: trying 1 thread on a quiet machine costs a step 1.5-2x, ~1 pass of a run at its finest scale
+        untried = not self.known and other and other[0] not in self.times
+        if self.step > 0 and other and (untried or self.step % PROBE_EVERY == 0):
+            self.current = other[0]
         else:
             self.current = self.chosen
         if self.current != torch.get_num_threads():
@@ -47,6 +49,7 @@ class ThreadTuner:
             fastest = min(self.times, key=self.times.get)
             if self.chosen not in self.times or self.times[fastest] < MARGIN * self.times[self.chosen]:
                 self.chosen = fastest
+            self.known = self.known or len(self.times) == len(self.candidates)
         self.step += 1
 
     def restore(self) -> None:
