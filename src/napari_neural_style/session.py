@@ -18,7 +18,7 @@ from napari.utils.notifications import show_error, show_warning
 from superqt.utils import GeneratorWorker
 
 from .engine.params import StyleParams
-from .engine.plan import StackPlan, make_plan
+from .engine.plan import StackPlan, make_plan, output_shape
 from .layers import RunInputs, placement
 
 if TYPE_CHECKING:
@@ -33,20 +33,23 @@ PACKAGE = Path(__file__).resolve().parent
 class Session:
     """A run of ``params`` on ``inputs``.
 
-    It streams previews into its output layer (created on the first image, above the inputs), keeps the
-    layer's metadata current (everything needed to re-run it), and reports through ``on_status`` (one
-    line of text), ``on_step`` (every step's record) and ``on_end`` (called once the worker has finished). Constructing it checks the plan
-    (ValueError for the user); ``start`` launches the worker.
+    It streams previews into its output layer (made hidden at ``start``, above the inputs, shown with the
+    first image, when it takes the place of the layer it ``replaces``, if any), keeps the layer's metadata
+    current (everything needed to re-run it), and reports through ``on_status`` (one line of text),
+    ``on_step`` (every step's record) and ``on_end`` (called once the worker has finished). Constructing it
+    checks the plan (ValueError for the user); ``start`` launches the worker.
     """
 
     def __init__(self, viewer: napari.viewer.Viewer, inputs: RunInputs, params: StyleParams, *,
                  on_status: Callable[[str], None], on_end: Callable[[Session], None],
-                 on_step: Callable[[Progress], None] = lambda p: None) -> None:
+                 on_step: Callable[[Progress], None] = lambda p: None, replaces: Image | None = None) -> None:
         content, style = inputs.content, inputs.style
         self.plan = make_plan(params, np.shape(inputs.content_data), content.rgb)
         self.viewer, self.content, self.style, self.params, self.about = viewer, content, style, params, inputs.about
         self.on_status, self.on_end, self.on_step = on_status, on_end, on_step
+        self.content_shape, self.replaces = np.shape(inputs.content_data), replaces
         self.output: Image | None = None
+        self.shown = False  # the output layer has its first image
         self.last: Progress | None = None
         self.steps = 0
         self.losses: dict[str, float] = {}
@@ -73,6 +76,7 @@ class Session:
         return [] if isinstance(self.plan, StackPlan) else list(self.about["plane_index"]["content"])
 
     def start(self) -> None:
+        self._make_output()
         self.on_status("starting (loading the network)…")
         self.worker.start()
 
@@ -120,26 +124,43 @@ class Session:
         out of the output, not shown black."""
         return -(-finished // int(np.prod(self.plan.lead_shape[1:])))
 
-    def _show(self, data: np.ndarray) -> None:
-        """Put ``data`` (the output's leading axes, then a plane) into the output layer, creating it on the
-        first call on top of the inputs and earlier results, covering the content's extent (a single slice's
-        result at that slice)."""
+    def _make_output(self) -> None:
+        """The output layer, made when the run starts, before the worker competes for the CPU: napari's
+        layer creation (controls, list row, vispy visual) holds the GUI thread ~0.2 s, twice that beside a
+        busy run. It is hidden (napari then reads none of its data) and of the first image's shape until
+        that image comes: on top of the inputs and earlier results, covering the content's extent (a
+        single slice's result at that slice)."""
         layers = self.viewer.layers
-        if self.output is not None:
-            if self.output in layers:
-                self.output.data = data
-            return
-        if self.content not in layers or self.style not in layers:  # removed: this run is ending
-            return
-        plane_index = self._plane_index
-        where = placement(self.content, data.shape, self.lead, plane_index)
+        plane_index, lead_shape = self._plane_index, getattr(self.plan, "lead_shape", ())
+        plane = output_shape(self.params, self.content_shape[len(lead_shape):], self.content.rgb)
+        shape = (1,) * self.lead + plane  # a whole stack's first row, or the slice of a single-slice run
+        where = placement(self.content, shape, self.lead, plane_index)
         at = f"[{', '.join(map(str, plane_index))}]" if plane_index else ""
-        self.output = Image(data, name=f"{self.content.name}{at} × {self.style.name}",
-                            rgb=data.ndim > self.lead + 2, contrast_limits=(0.0, 1.0), scale=where.scale,
-                            translate=where.translate)
+        self.output = Image(np.broadcast_to(np.float32(0), shape), name=f"{self.content.name}{at} × {self.style.name}",
+                            rgb=len(plane) > 2, contrast_limits=(0.0, 1.0), scale=where.scale,
+                            translate=where.translate, visible=False)
         self.record()
         below = [self.content, self.style, *(layer for layer in layers if METADATA_KEY in layer.metadata)]
         layers.insert(max(layers.index(layer) for layer in below) + 1, self.output)
+
+    def _show(self, data: np.ndarray) -> None:
+        """Put ``data`` (the output's leading axes, then a plane) into the output layer; the first image
+        shows it, and takes the place of the output it ``replaces``."""
+        layers = self.viewer.layers
+        if self.output is None or self.output not in layers:
+            return
+        self.output.data = data
+        if not self.shown:
+            self.shown = self.output.visible = True
+            if self.replaces is not None and self.replaces in layers:
+                layers.remove(self.replaces)
+                self.output.name = self.replaces.name
+
+    def _drop_unshown(self) -> None:
+        """A run that ended before its first image leaves no empty layer behind."""
+        layer, self.output = self.output, self.output if self.shown else None  # no longer this run's output
+        if layer is not None and not self.shown and layer in self.viewer.layers:
+            self.viewer.layers.remove(layer)
 
     def _on_error(self, exc: Exception) -> None:
         self.error = str(exc) if isinstance(exc, (ValueError, _RunError)) else f"{type(exc).__name__}: {exc}"
@@ -160,6 +181,7 @@ class Session:
             self.on_status(self._keep_current(last))
         elif self.error is None:
             self.on_status(f"done after {self.steps} steps · {losses_text(self.losses)}")
+        self._drop_unshown()
         self.record()
         self.pbar.close()
         self.on_end(self)

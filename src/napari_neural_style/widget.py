@@ -51,6 +51,7 @@ class StyleTransferWidget(Container):
 
         self.viewer = viewer
         self.session: Session | None = None
+        self.previous: Image | None = None  # this widget's last output layer
         d = StyleParams()
         tip = help_text
         controls = [
@@ -82,6 +83,9 @@ class StyleTransferWidget(Container):
             SpinBox(name="preview_every", value=PREVIEW_EVERY, min=0, max=100_000, tooltip=tip("preview_every")),
             SpinBox(name="tile_size", value=d.tile_size, min=0, max=1 << 16, tooltip=tip("tile_size")),
             SpinBox(name="tile_overlap", value=d.tile_overlap, min=0, max=1 << 15, tooltip=tip("tile_overlap")),
+            CheckBox(name="replace_previous", text="replace previous output", value=False,
+                     tooltip="the new result takes the place of this widget's last one (at its first "
+                             "preview) instead of landing on top of it"),
             PushButton(name="run_button", text="Run"),
             PushButton(name="stop_button", text="Stop", enabled=False),
             PushButton(name="reuse_button", text="Use these settings", enabled=False,
@@ -229,7 +233,7 @@ class StyleTransferWidget(Container):
             return
         try:
             session = Session(self.viewer, inputs, params, on_status=self._set_status, on_end=self._on_end,
-                              on_step=self._on_step)
+                              on_step=self._on_step, replaces=self.previous if self.replace_previous.value else None)
         except ValueError as exc:
             show_error(f"Neural style transfer cannot start: {exc}")
             return
@@ -258,6 +262,8 @@ class StyleTransferWidget(Container):
     def _on_end(self, session: Session) -> None:
         if self.session is session:
             self.session = None
+        if session.output is not None:
+            self.previous = session.output
         if self._alive:
             self.run_button.enabled, self.stop_button.enabled = True, False
             self._update_result_buttons()
