@@ -212,6 +212,32 @@ def test_only_the_plugins_own_warnings_show_once(viewer_widget, qtbot):
     assert shown == ["Neural style transfer: CUDA graph capture failed"]
 
 
+def test_other_warnings_during_a_run_reach_the_usual_hook(viewer_widget, qtbot, monkeypatch):
+    """Warnings that are not the plugin's, from the GUI thread or another, go where they would without a run
+    (here a stand-in for napari's hook), once per place as Python's default filter shows them."""
+    import threading
+    import warnings
+
+    _, widget = viewer_widget
+    seen: list[tuple[str, type]] = []
+    monkeypatch.setattr(warnings, "showwarning", lambda message, category, *_: seen.append((str(message), category)))
+    widget.steps.value = 40
+    widget.run_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.status.value.startswith("step"), timeout=RUN_TIMEOUT_MS)
+
+    def warn(what: str) -> None:
+        for _ in range(3):
+            warnings.warn(what, RuntimeWarning)
+
+    thread = threading.Thread(target=warn, args=("from another thread",))
+    thread.start()
+    thread.join()
+    warn("from the GUI thread")
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    assert ("from another thread", RuntimeWarning) in seen and ("from the GUI thread", RuntimeWarning) in seen
+    assert len(seen) == len(set(seen))
+
+
 def test_more_styles_lists_neither_the_content_nor_results(viewer_widget, qtbot):
     viewer, widget = viewer_widget
     widget.steps.value = 1

@@ -6,6 +6,7 @@ torch is imported only inside the worker thread.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,7 +56,8 @@ class Session:
         self.losses: dict[str, float] = {}
         self.error: str | None = None
         self.stopped = False
-        self._warned: set[str] = set()
+        self._warned: set[object] = set()
+        self._showwarning = warnings.showwarning  # the hook before the worker's (set again at start)
         self.pbar = progress(total=self.plan.total, desc=f"Neural style: {content.name} × {style.name}")
         self.worker: GeneratorWorker = create_worker(
             _run_steps, inputs.content_data, inputs.styles, params, labels=inputs.labels, rgb=content.rgb,
@@ -76,6 +78,7 @@ class Session:
         return [] if isinstance(self.plan, StackPlan) else list(self.about["plane_index"]["content"])
 
     def start(self) -> None:
+        self._showwarning = warnings.showwarning  # napari's, or Python's: where others' warnings go
         self._make_output()
         self.on_status("starting (loading the network)…")
         self.worker.start()
@@ -168,11 +171,19 @@ class Session:
         show_error(f"Neural style transfer failed: {self.error}")
 
     def _on_warning(self, args: tuple) -> None:
-        """Show the plugin's own warnings, once each (superqt hands over every thread's during the run)."""
-        message, filename = str(args[0]), args[2]
-        if Path(filename).resolve().is_relative_to(PACKAGE) and message not in self._warned:
-            self._warned.add(message)
+        """superqt's worker takes over every thread's warnings while it runs, all of them, every time: show
+        the plugin's own as notifications, once each, and hand others to the hook in place before the run
+        (napari's or Python's), once per place of origin, as Python's default filter would."""
+        message, category, filename, lineno = args[:4]
+        ours = Path(filename).resolve().is_relative_to(PACKAGE)
+        key = str(message) if ours else (str(message), category, filename, lineno)
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        if ours:
             show_warning(f"Neural style transfer: {message}")
+        else:
+            self._showwarning(*args)
 
     def _on_finished(self) -> None:
         last = self.last
