@@ -326,6 +326,38 @@ def test_unreadable_weights_notify(viewer_widget, qtbot, tmp_path):
     assert widget.run_button.enabled
 
 
+def test_a_huge_layer_is_read_downsampled(docked, qtbot, monkeypatch):
+    """A 30000² layer never becomes float at full resolution: at size 8192, on a machine with 4 GiB free, the
+    run is refused with advice (no MemoryError); at size 512 it runs from a downsampled read."""
+    import tracemalloc
+
+    from napari_neural_style.engine import memory
+
+    huge = np.zeros((30000, 30000), np.uint8)  # 0.9 GB of untouched pages: nothing is allocated until read
+    viewer, widget = docked({"huge": (huge, {"contrast_limits": (0, 255)}),
+                             "b": (data.hubble_deep_field()[::16, ::16], {})}, "huge", "b",
+                            size=8192, steps=1, scales=1, preview_every=0)
+    monkeypatch.setattr(memory, "host_available_bytes", lambda: 4 << 30)
+    n = len(notification_manager.records)
+    tracemalloc.start()
+    try:
+        widget.run_button.clicked.emit()
+        qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+        refused_peak = tracemalloc.get_traced_memory()[1]
+        errors = notifications_since(n)
+        widget.size.value = 512
+        tracemalloc.reset_peak()
+        widget.run_button.clicked.emit()
+        qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+        run_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(errors) == 1 and "GiB but 4.0 GiB are free; lower size (now 8192)" in errors[0], errors
+    assert "MemoryError" not in errors[0]
+    assert refused_peak < 256 << 20 and run_peak < 256 << 20, (refused_peak >> 20, run_peak >> 20)  # MiB
+    assert output(viewer).data.shape == (512, 512, 3) and widget.status.value.startswith("done after 1 steps")
+
+
 def test_the_dock_keeps_its_width(viewer_widget, qtbot, tmp_path):
     """A long status (here a failure's reason with a long path) wraps instead of widening the dock."""
     viewer, widget = viewer_widget
