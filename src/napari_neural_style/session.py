@@ -5,6 +5,7 @@ torch is imported only inside the worker thread.
 
 from __future__ import annotations
 
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 METADATA_KEY = "neural_style"
 PACKAGE = Path(__file__).resolve().parent
+LOAD_POLL_S = 0.05  # how often a run waiting for its network checks for Stop
 
 
 class Session:
@@ -59,9 +61,11 @@ class Session:
         self._warned: set[object] = set()
         self._showwarning = warnings.showwarning  # the hook before the worker's (set again at start)
         self.pbar = progress(total=self.plan.total, desc=f"Neural style: {content.name} × {style.name}")
+        self._stopping = threading.Event()  # for the worker while it cannot yield: the network's load
         self.worker: GeneratorWorker = create_worker(
             _run_steps, inputs.content_data, inputs.styles, params, labels=inputs.labels, rgb=content.rgb,
-            init_image=inputs.init_image, _worker_class=GeneratorWorker, _start_thread=False, _ignore_errors=True)
+            init_image=inputs.init_image, stopping=self._stopping, _worker_class=GeneratorWorker,
+            _start_thread=False, _ignore_errors=True)
         self.worker.yielded.connect(self._on_progress)
         self.worker.errored.connect(self._on_error)
         self.worker.warned.connect(self._on_warning)
@@ -85,11 +89,13 @@ class Session:
 
     def stop(self) -> None:
         """Ask the run to end after the current step; its current image stays in the output layer."""
+        self._stopping.set()
         self.worker.quit()
         self.on_status("stopping after this step…")
 
     def wait(self, timeout_s: float) -> None:
         """Stop the run and wait up to ``timeout_s`` for its thread to finish its step."""
+        self._stopping.set()
         self.worker.quit()
         deadline = time.monotonic() + timeout_s
         while self.worker.is_running and time.monotonic() < deadline:
@@ -215,13 +221,22 @@ def losses_text(losses: dict[str, float]) -> str:
 
 
 def _run_steps(content: np.ndarray, style: list[np.ndarray], params: StyleParams, *, labels: np.ndarray | None,
-               rgb: bool, init_image: np.ndarray | None) -> Iterator[Progress]:
-    """``stylize_steps`` for the worker thread, with autograd on there (grad mode is per thread)."""
+               rgb: bool, init_image: np.ndarray | None, stopping: threading.Event) -> Iterator[Progress]:
+    """``stylize_steps`` for the worker thread, with autograd on there (grad mode is per thread). The network
+    loads first in a daemon thread, which this one leaves behind when ``stopping`` is set: a load cannot be
+    interrupted, and Stop or closing the viewer must not wait for it (it stays cached for the next run)."""
     import torch
 
+    from .engine.network import preload
     from .engine.transfer import stylize_steps
 
     torch.set_grad_enabled(True)
+    loading = threading.Thread(target=preload, args=(params.weights, params.device), name="neural-style load",
+                               daemon=True)
+    loading.start()
+    while loading.is_alive():
+        if stopping.wait(LOAD_POLL_S):
+            return
     try:
         yield from stylize_steps(content, style, params, labels=labels, rgb=rgb, init_image=init_image)
     except RuntimeError as exc:  # superqt takes a RuntimeError for a deleted worker: no signal, a hung run
