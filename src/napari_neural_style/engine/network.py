@@ -132,6 +132,11 @@ def bf16_supported(device: torch.device) -> bool:
     return False
 
 
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """Whether a run with ``precision`` ("auto", "fp32" or "bf16") on ``device`` runs in bf16."""
+    return precision == "bf16" or (precision == "auto" and bf16_supported(device))
+
+
 @functools.cache
 def _cpu_has_bf16() -> bool:
     try:

@@ -26,6 +26,14 @@ PRECISIONS = ("auto", "fp32", "bf16")
 INTENSITY_RULES = ("dtype", "percentile")
 STACK_INITS = ("flow", "previous", "independent")
 MIN_TILE = 32
+# Named starting points, setting PRESET_FIELDS (everything else stays as it is): a look at the style in
+# seconds, the default result, and a larger one with more steps at every scale.
+PRESET_FIELDS = ("size", "steps", "scales")
+PRESETS: dict[str, dict[str, int]] = {
+    "quick": {"size": 256, "steps": 60, "scales": 2},
+    "balanced": {"size": 512, "steps": 145, "scales": 3},
+    "best": {"size": 1024, "steps": 300, "scales": 3},
+}
 
 
 @dataclass(frozen=True)

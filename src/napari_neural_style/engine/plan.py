@@ -11,6 +11,27 @@ from .params import StyleParams
 from .tiles import Tile, grid
 
 MIN_COARSE_SIDE = 32  # coarser scales than this (short side) are skipped: VGG sees almost nothing there
+STEP_PASSES = 1.0  # an optimiser step costs about one forward and backward pass (L-BFGS: one evaluation)
+SETUP_PASSES = 1.0  # each scale (tile) first takes the style and content targets: two forward passes
+
+
+@dataclass(frozen=True)
+class PassCost:
+    """Seconds of one forward and backward pass of the network on this machine: ``overhead`` +
+    ``per_pixel`` × pixels (measured by :func:`.timing.calibrate`; small images cost more per pixel)."""
+
+    overhead: float
+    per_pixel: float
+
+    @classmethod
+    def fit(cls, timings: list[tuple[int, float]]) -> PassCost:
+        """The line through (pixels, seconds) of two timed passes, neither term negative."""
+        (p0, t0), (p1, t1) = sorted(timings)
+        per_pixel = max(0.0, (t1 - t0) / (p1 - p0))
+        return cls(max(0.0, t1 - per_pixel * p1), per_pixel if per_pixel > 0 else t1 / p1)
+
+    def seconds(self, pixels: int) -> float:
+        return self.overhead + self.per_pixel * pixels
 
 
 @dataclass(frozen=True)
@@ -29,8 +50,16 @@ class Scale:
     @property
     def work(self) -> int:
         """Pixels optimised over all its steps (what the ETA counts)."""
-        pixels = sum(t.shape[0] * t.shape[1] for t in self.tiles) if self.tiles else self.shape[0] * self.shape[1]
-        return self.steps * pixels
+        return self.steps * sum(self._pieces)
+
+    @property
+    def _pieces(self) -> list[int]:
+        """Pixels of each image optimised on its own: the tiles, or the whole."""
+        return [t.shape[0] * t.shape[1] for t in self.tiles] if self.tiles else [self.shape[0] * self.shape[1]]
+
+    def seconds(self, cost: PassCost) -> float:
+        """Its time at ``cost``: its steps and its targets for each tile (or the whole)."""
+        return sum((self.steps * STEP_PASSES + SETUP_PASSES) * cost.seconds(p) for p in self._pieces)
 
 
 @dataclass(frozen=True)
@@ -70,6 +99,10 @@ class Plan:
     def work(self) -> int:
         return sum(s.work for s in self.scales)
 
+    def seconds(self, cost: PassCost) -> float:
+        """How long this run takes at ``cost`` (an estimate: the optimiser's steps and targets)."""
+        return sum(s.seconds(cost) for s in self.scales)
+
 
 @dataclass(frozen=True)
 class StackPlan:
@@ -86,6 +119,9 @@ class StackPlan:
     @property
     def total(self) -> int:
         return self.first.total + (self.slices - 1) * self.later.total
+
+    def seconds(self, cost: PassCost) -> float:
+        return self.first.seconds(cost) + (self.slices - 1) * self.later.seconds(cost)
 
 
 def later_params(params: StyleParams) -> StyleParams:

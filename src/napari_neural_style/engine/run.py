@@ -13,7 +13,7 @@ from . import memory
 from .graphs import GraphedForward
 from .inputs import Inputs
 from .lbfgs import CompactLBFGS
-from .network import Extractor, bf16_supported, resolve_device
+from .network import Extractor, resolve_device, use_bf16
 from .objective import ImageTerms, Objective, content_targets, guides, region_masks, style_targets
 from .output import render
 from .params import StyleParams
@@ -197,7 +197,7 @@ def check_memory(plan: Plan, params: StyleParams, **counts: int) -> tuple[torch.
     """(device, bf16) of a run of ``plan``, after :func:`.memory.check` (``counts``: its keyword arguments
     but bf16): a ValueError with advice when it will not fit."""
     device = resolve_device(params.device)
-    bf16 = params.precision == "bf16" or (params.precision == "auto" and bf16_supported(device))
+    bf16 = use_bf16(params.precision, device)
     memory.check(plan, params, device, bf16=bf16, **counts)
     return device, bf16
 
