@@ -66,7 +66,8 @@ def test_help_shows_styleparams_defaults():
     assert code == 0 and err == ""
     defaults = StyleParams()
     for text in ("usage: napari-neural-style", "CONTENT STYLE [STYLE ...]", "--preserve-color", "--preset",
-                 f"(default: {defaults.steps}, or the preset's)", f"(default: {defaults.style_weight})", "{lbfgs,adam}"):
+                 f"(default: {defaults.steps}, or the preset's)", f"(default: {defaults.style_weight})",
+                 "{lbfgs,adam}"):
         assert text in " ".join(out.split())  # as one line: argparse wraps to the terminal
 
 

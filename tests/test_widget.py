@@ -46,6 +46,37 @@ def test_the_network_loads_before_run(docked, qtbot):
     qtbot.waitUntil(lambda: network._load_cached.cache_info().currsize == 1, timeout=RUN_TIMEOUT_MS)
 
 
+def test_presets_with_honest_time_estimates(docked, qtbot):
+    """The preset picker sets size, steps and scales, and follows them. The time shown for the content is
+    "calibrating…" until a pass of the network has been timed, and then within ×3 of a real run's."""
+    from napari_neural_style.engine import timing
+
+    timing._calibrated.cache_clear()
+    viewer, widget = docked({"a": (data.astronaut()[::4, ::4], {}), "b": (data.hubble_deep_field()[::16, ::16], {})},
+                            "a", "b")
+    controls = lambda: tuple(widget[name].value for name in ("size", "steps", "scales"))  # noqa: E731
+    assert widget.preset.value == "quick" and controls() == (256, 60, 2)
+    assert widget.estimate.value == "calibrating…" and widget.estimate_seconds is None
+    qtbot.waitUntil(lambda: widget.estimate_seconds is not None, timeout=RUN_TIMEOUT_MS)
+    quick = widget.estimate_seconds
+    assert widget.estimate.value.startswith("about ") and "quick look" in widget.estimate.value
+    widget.preset.value = "best"
+    assert controls() == (1024, 300, 3) and widget.estimate_seconds > 10 * quick
+    widget.steps.value = 301
+    assert widget.preset.value == "custom"
+    widget.steps.value = 300
+    assert widget.preset.value == "best"
+    widget.size.value, widget.steps.value, widget.scales.value, widget.preview_every.value = 128, 20, 2, 5
+    estimate = widget.estimate_seconds
+    assert widget.preset.value == "custom" and estimate < quick
+    start = time.perf_counter()
+    widget.run_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    real = time.perf_counter() - start
+    assert widget.status.value.startswith("done after 20 steps")
+    assert real / 3 < estimate < 3 * real, f"estimated {estimate:.1f} s, took {real:.1f} s"
+
+
 def test_pickers_follow_layers(viewer_widget):
     viewer, widget = viewer_widget
     names = lambda: [layer.name for layer in widget.content.choices]  # noqa: E731

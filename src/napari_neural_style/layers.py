@@ -53,7 +53,8 @@ def read_inputs(content: Image, style: Image, more: Sequence[Image], labels: Lab
         content_data, content_index = stack_data(content, size), []
     lab = None
     if labels is not None:
-        lab = np.asarray(labels.data) if whole_stack and labels.ndim == content.ndim else plane_at(labels, point, size)[0]
+        whole = whole_stack and labels.ndim == content.ndim
+        lab = stack_data(labels, size) if whole else plane_at(labels, point, size)[0]  # read as the content is
     about = {"plane_index": {"content": content_index, "style": style_index}, "whole_stack": whole_stack,
              "more_styles": [layer.name for layer in more], "labels": labels.name if labels is not None else None,
              "continues": continues}

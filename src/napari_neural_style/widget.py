@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
@@ -16,10 +17,12 @@ from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QEvent, QObject
 from qtpy.QtWidgets import QSizePolicy, QWidget
+from superqt.utils import ensure_main_thread
 
-from .engine.params import OPTIMIZERS, PRESERVE_COLOR, WEIGHT_SOURCES, StyleParams
+from .engine.params import OPTIMIZERS, PRESERVE_COLOR, PRESET_FIELDS, PRESETS, WEIGHT_SOURCES, StyleParams
+from .engine.plan import PassCost, make_plan
 from .layers import RunInputs, read_inputs
-from .options import INIT_CHOICES, help_text
+from .options import INIT_CHOICES, PRESET_LABELS, duration, help_text
 from .plot import LossPlot
 from .reuse import continue_params, control_values
 from .session import METADATA_KEY, Session
@@ -38,8 +41,9 @@ ADVANCED = ("tv_weight", "optimizer", "init", "seed", "scales", "preserve_color"
             "device", "preview_every", "tile_size", "tile_overlap")
 SHUTDOWN_WAIT_S = 5.0
 MORE_STYLES_HEIGHT = 72  # pixels: about four rows
+CUSTOM = "custom"  # the preset picker when size, steps and scales match no preset
 # Deliberate departures from StyleParams' defaults (which suit the CLI's final outputs):
-SIZE = 384  # the first result in seconds on a laptop CPU, large enough to judge the style; raise it after
+PRESET = "quick"  # the first result in seconds on a laptop CPU, large enough to judge the style; raise it after
 PREVIEW_EVERY = 5  # previews often enough to watch the image form, while rendering them costs little
 
 
@@ -47,12 +51,12 @@ class StyleTransferWidget(Container):
     """Neural style transfer of one image layer in the style of another, with live previews."""
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
-        from .engine.network import available_devices, preload
+        from .engine.network import available_devices
 
         self.viewer = viewer
         self.session: Session | None = None
         self.previous: Image | None = None  # this widget's last output layer
-        d = StyleParams()
+        d = StyleParams(**PRESETS[PRESET])
         tip = help_text
         controls = [
             create_widget(annotation=Image, name="content", label="content"),
@@ -64,7 +68,11 @@ class StyleTransferWidget(Container):
                           options={"tooltip": "regions: label k gets style k, label 0 keeps the content"}),
             CheckBox(name="whole_stack", text="whole stack", value=False, enabled=False,
                      tooltip="stylise every slice (each starting from the previous result), not just this one"),
-            SpinBox(name="size", value=SIZE, min=16, max=8192, tooltip=tip("size")),
+            ComboBox(name="preset", choices=[*((PRESET_LABELS[k], k) for k in PRESETS), (CUSTOM, CUSTOM)], value=PRESET,
+                     tooltip="size, steps and scales for a quick look, a balanced or the best result"),
+            Label(name="estimate", label="time", value="",
+                  tooltip="estimated from a timed pass of the network on this machine, for the content"),
+            SpinBox(name="size", value=d.size, min=16, max=8192, tooltip=tip("size")),
             SpinBox(name="steps", value=d.steps, min=1, max=100_000, tooltip=tip("steps")),
             LineEdit(name="style_weight", value=f"{d.style_weight:g}", tooltip=tip("style_weight")),
             LineEdit(name="content_weight", value=f"{d.content_weight:g}", tooltip=tip("content_weight")),
@@ -98,7 +106,9 @@ class StyleTransferWidget(Container):
         self.more_styles.choices = self._image_choices  # after the content picker exists: it reads it
         self.more_styles.native.setMaximumHeight(MORE_STYLES_HEIGHT)  # a short list; it scrolls
         self.status.native.setWordWrap(True)  # long messages wrap; the dock keeps its width
-        self.status.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        for label in (self.status, self.estimate):
+            label.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.estimate.native.setWordWrap(True)
         self.loss_plot = LossPlot()
         self.native.layout().addWidget(self.loss_plot.native)
         self.native.layout().addStretch(1)  # spare height goes below the controls, not between them
@@ -108,6 +118,15 @@ class StyleTransferWidget(Container):
         self.content.changed.connect(self._update_stack_option)
         self.content.changed.connect(self.more_styles.reset_choices)
         self._update_stack_option()
+        self.costs: dict[str, PassCost | None] = {}  # device → its measured pass cost (None: none could be)
+        self._calibrating: set[str] = set()
+        self._applying = False  # a preset is setting the controls
+        self.estimate_seconds: float | None = None  # the current settings' estimated time
+        self.preset.changed.connect(self._apply_preset)
+        for name in PRESET_FIELDS:
+            self[name].changed.connect(self._match_preset)
+        for name in ("content", "whole_stack", "steps", "size", "scales", "tile_size", "tile_overlap", "device"):
+            self[name].changed.connect(self._update_estimate)
         self.run_button.changed.connect(self.start)
         self.stop_button.changed.connect(self.stop)
         self.reuse_button.changed.connect(self.use_settings)
@@ -116,8 +135,7 @@ class StyleTransferWidget(Container):
         viewer.layers.events.removed.connect(self._on_layer_removed)
         self.native.destroyed.connect(self._on_destroyed)
         self._undocked = _Undocked(self.native, self.stop)
-        # ready before Run: the default network loads in the background while the user picks layers
-        threading.Thread(target=preload, args=(d.weights, d.device), name="neural-style preload", daemon=True).start()
+        self._update_estimate()  # ready before Run: the network loads and is timed while the user picks layers
 
     @property
     def worker(self) -> GeneratorWorker | None:
@@ -131,6 +149,64 @@ class StyleTransferWidget(Container):
         others = [layer for layer in self.style.choices if layer is not self.content.value]
         if self.style.value is self.content.value and others:
             self.style.value = others[0]
+
+    def _apply_preset(self) -> None:
+        if self.preset.value != CUSTOM:
+            self._applying = True
+            try:
+                for name, value in PRESETS[self.preset.value].items():
+                    self[name].value = value
+            finally:
+                self._applying = False
+
+    def _match_preset(self) -> None:
+        """The preset picker follows size, steps and scales: the preset they make up, else "custom"."""
+        if not self._applying:
+            values = {name: self[name].value for name in PRESET_FIELDS}
+            self.preset.value = next((k for k, preset in PRESETS.items() if preset == values), CUSTOM)
+
+    def _update_estimate(self) -> None:
+        """The current settings' time on this machine, and each preset's, for the chosen content. The first
+        call for a device loads and times the network in the background ("calibrating…" until then)."""
+        device, content, self.estimate_seconds = self.device.value, self.content.value, None
+        if device not in self.costs and device not in self._calibrating:
+            self._calibrating.add(device)
+            threading.Thread(target=self._calibrate, args=(device,), name="neural-style preload", daemon=True).start()
+        cost = self.costs.get(device)
+        if cost is None or content is None:
+            self.estimate.value = "calibrating…" if device in self._calibrating else ""
+            return
+        shape = (content.data[0] if content.multiscale else content.data).shape
+        shape = shape if self.whole_stack.value else shape[content.ndim - 2:]
+        try:
+            params = params_from_widget(self)
+            seconds = {k: make_plan(replace(params, **v), shape, content.rgb).seconds(cost) for k, v in PRESETS.items()}
+            self.estimate_seconds = make_plan(params, shape, content.rgb).seconds(cost)
+        except ValueError:  # settings that cannot run: Run says why
+            self.estimate.value = ""
+            return
+        presets = " · ".join(f"{PRESET_LABELS[k]} {duration(t)}" for k, t in seconds.items())
+        self.estimate.value = f"about {duration(self.estimate_seconds)} ({presets})"
+
+    def _calibrate(self, device: str) -> None:
+        """In a background thread: load the default network (ready before Run), then time a pass of it."""
+        from .engine.network import preload
+        from .engine.timing import calibrate
+
+        weights = StyleParams().weights
+        preload(weights, device)
+        try:
+            cost = calibrate(weights, device)
+        except (ValueError, RuntimeError):  # no network to time (e.g. its weights are missing): no estimate
+            cost = None
+        self._calibrated(device, cost)
+
+    @ensure_main_thread
+    def _calibrated(self, device: str, cost: PassCost | None) -> None:
+        self._calibrating.discard(device)
+        self.costs[device] = cost
+        if self._alive:
+            self._update_estimate()
 
     def _show_advanced(self) -> None:
         for name in ADVANCED:
