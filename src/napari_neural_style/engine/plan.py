@@ -25,10 +25,12 @@ class PassCost:
 
     @classmethod
     def fit(cls, timings: list[tuple[int, float]]) -> PassCost:
-        """The line through (pixels, seconds) of two timed passes, neither term negative."""
+        """The line through (pixels, seconds) of two timed passes; when noise would make a term negative,
+        the larger pass's seconds per pixel alone."""
         (p0, t0), (p1, t1) = sorted(timings)
-        per_pixel = max(0.0, (t1 - t0) / (p1 - p0))
-        return cls(max(0.0, t1 - per_pixel * p1), per_pixel if per_pixel > 0 else t1 / p1)
+        per_pixel = (t1 - t0) / (p1 - p0)
+        overhead = t1 - per_pixel * p1
+        return cls(overhead, per_pixel) if per_pixel > 0 and overhead >= 0 else cls(0.0, t1 / p1)
 
     def seconds(self, pixels: int) -> float:
         return self.overhead + self.per_pixel * pixels
