@@ -61,7 +61,7 @@ def test_presets_with_honest_time_estimates(docked, qtbot):
     quick = widget.estimate_seconds
     assert widget.estimate.value.startswith("about ") and "quick look" in widget.estimate.value
     widget.preset.value = "best"
-    assert controls() == (1024, 300, 3) and widget.estimate_seconds > 10 * quick
+    assert controls() == (1024, 300, 3) and widget.estimate_seconds > 5 * quick
     widget.steps.value = 301
     assert widget.preset.value == "custom"
     widget.steps.value = 300

@@ -1,13 +1,12 @@
 """The dock widget's controls: pick content and style layers and settings, start and stop a :class:`.Session`.
 
-torch is imported only when the widget is built (to list devices) and inside the run's worker thread.
+torch is imported only when the widget is built (to list devices) and in background threads: the run's worker
+and the network's load and timing (:mod:`.estimates`).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
@@ -17,12 +16,11 @@ from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QEvent, QObject
 from qtpy.QtWidgets import QSizePolicy, QWidget
-from superqt.utils import ensure_main_thread
 
 from .engine.params import OPTIMIZERS, PRESERVE_COLOR, PRESET_FIELDS, PRESETS, WEIGHT_SOURCES, StyleParams
-from .engine.plan import PassCost, make_plan
+from .estimates import CALIBRATING, Calibrations, estimate
 from .layers import RunInputs, read_inputs
-from .options import INIT_CHOICES, PRESET_LABELS, duration, help_text
+from .options import INIT_CHOICES, PRESET_LABELS, help_text
 from .plot import LossPlot
 from .reuse import continue_params, control_values
 from .session import METADATA_KEY, Session
@@ -118,8 +116,7 @@ class StyleTransferWidget(Container):
         self.content.changed.connect(self._update_stack_option)
         self.content.changed.connect(self.more_styles.reset_choices)
         self._update_stack_option()
-        self.costs: dict[str, PassCost | None] = {}  # device → its measured pass cost (None: none could be)
-        self._calibrating: set[str] = set()
+        self.calibrations = Calibrations(on_ready=lambda: self._alive and self._update_estimate())
         self._applying = False  # a preset is setting the controls
         self.estimate_seconds: float | None = None  # the current settings' estimated time
         self.preset.changed.connect(self._apply_preset)
@@ -166,47 +163,18 @@ class StyleTransferWidget(Container):
             self.preset.value = next((k for k, preset in PRESETS.items() if preset == values), CUSTOM)
 
     def _update_estimate(self) -> None:
-        """The current settings' time on this machine, and each preset's, for the chosen content. The first
-        call for a device loads and times the network in the background ("calibrating…" until then)."""
+        """The current settings' time on this machine, and each preset's, for the chosen content
+        ("calibrating…" while the device's network loads and is timed)."""
         device, content, self.estimate_seconds = self.device.value, self.content.value, None
-        if device not in self.costs and device not in self._calibrating:
-            self._calibrating.add(device)
-            threading.Thread(target=self._calibrate, args=(device,), name="neural-style preload", daemon=True).start()
-        cost = self.costs.get(device)
+        cost = self.calibrations.cost(device)
         if cost is None or content is None:
-            self.estimate.value = "calibrating…" if device in self._calibrating else ""
+            self.estimate.value = CALIBRATING if device in self.calibrations.pending else ""
             return
-        shape = (content.data[0] if content.multiscale else content.data).shape
-        shape = shape if self.whole_stack.value else shape[content.ndim - 2:]
         try:
-            params = params_from_widget(self)
-            seconds = {k: make_plan(replace(params, **v), shape, content.rgb).seconds(cost) for k, v in PRESETS.items()}
-            self.estimate_seconds = make_plan(params, shape, content.rgb).seconds(cost)
+            self.estimate_seconds, self.estimate.value = estimate(params_from_widget(self), content,
+                                                                  self.whole_stack.value, cost)
         except ValueError:  # settings that cannot run: Run says why
             self.estimate.value = ""
-            return
-        presets = " · ".join(f"{PRESET_LABELS[k]} {duration(t)}" for k, t in seconds.items())
-        self.estimate.value = f"about {duration(self.estimate_seconds)} ({presets})"
-
-    def _calibrate(self, device: str) -> None:
-        """In a background thread: load the default network (ready before Run), then time a pass of it."""
-        from .engine.network import preload
-        from .engine.timing import calibrate
-
-        weights = StyleParams().weights
-        preload(weights, device)
-        try:
-            cost = calibrate(weights, device)
-        except (ValueError, RuntimeError):  # no network to time (e.g. its weights are missing): no estimate
-            cost = None
-        self._calibrated(device, cost)
-
-    @ensure_main_thread
-    def _calibrated(self, device: str, cost: PassCost | None) -> None:
-        self._calibrating.discard(device)
-        self.costs[device] = cost
-        if self._alive:
-            self._update_estimate()
 
     def _show_advanced(self) -> None:
         for name in ADVANCED:

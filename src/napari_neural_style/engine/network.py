@@ -80,7 +80,8 @@ class Extractor:
         self.features = Features(vgg, layers, pooling)
         self.channels_last = self.device.type != "mps"
         if self.channels_last:
-            self.features = self.features.to(memory_format=torch.channels_last)
+            with _lock:  # the cached network's parameters are shared: one thread converts them at a time
+                self.features = self.features.to(memory_format=torch.channels_last)
         self.bf16 = bf16
 
     def __call__(self, rgb: torch.Tensor, layers: Sequence[str] | None = None) -> dict[str, torch.Tensor]:

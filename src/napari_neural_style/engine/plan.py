@@ -13,6 +13,9 @@ from .tiles import Tile, grid
 MIN_COARSE_SIDE = 32  # coarser scales than this (short side) are skipped: VGG sees almost nothing there
 STEP_PASSES = 1.0  # an optimiser step costs about one forward and backward pass (L-BFGS: one evaluation)
 SETUP_PASSES = 1.0  # each scale (tile) first takes the style and content targets: two forward passes
+# A run's fixed cost (reading inputs, the first step's allocations, trying both thread counts), in passes at
+# 256²: 3-6 s measured on a 2-core CPU, where a pass at 256² took 0.6 s
+RUN_PASSES, RUN_PASS_PIXELS = 4.0, 256 * 256
 
 
 @dataclass(frozen=True)
@@ -101,9 +104,10 @@ class Plan:
     def work(self) -> int:
         return sum(s.work for s in self.scales)
 
-    def seconds(self, cost: PassCost) -> float:
-        """How long this run takes at ``cost`` (an estimate: the optimiser's steps and targets)."""
-        return sum(s.seconds(cost) for s in self.scales)
+    def seconds(self, cost: PassCost, setup: bool = True) -> float:
+        """How long this run takes at ``cost`` (an estimate): its scales' steps and targets, and with
+        ``setup`` the run's fixed cost."""
+        return sum(s.seconds(cost) for s in self.scales) + setup * RUN_PASSES * cost.seconds(RUN_PASS_PIXELS)
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,7 @@ class StackPlan:
         return self.first.total + (self.slices - 1) * self.later.total
 
     def seconds(self, cost: PassCost) -> float:
-        return self.first.seconds(cost) + (self.slices - 1) * self.later.seconds(cost)
+        return self.first.seconds(cost) + (self.slices - 1) * self.later.seconds(cost, setup=False)
 
 
 def later_params(params: StyleParams) -> StyleParams:
