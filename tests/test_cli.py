@@ -16,7 +16,7 @@ from PIL import Image
 
 from napari_neural_style import cli
 from napari_neural_style.engine import transfer
-from napari_neural_style.engine.params import StyleParams
+from napari_neural_style.engine.params import PRESETS, StyleParams
 from napari_neural_style.engine.progress import Progress
 
 PREFIX = "napari-neural-style: error: "
@@ -65,9 +65,10 @@ def test_help_shows_styleparams_defaults():
     code, out, err = _cli("--help")
     assert code == 0 and err == ""
     defaults = StyleParams()
-    for text in ("usage: napari-neural-style", "CONTENT STYLE [STYLE ...]", "--preserve-color",
-                 f"(default: {defaults.steps})", f"(default: {defaults.style_weight})", "{lbfgs,adam}"):
-        assert text in out
+    for text in ("usage: napari-neural-style", "CONTENT STYLE [STYLE ...]", "--preserve-color", "--preset",
+                 f"(default: {defaults.steps}, or the preset's)", f"(default: {defaults.style_weight})",
+                 "{lbfgs,adam}"):
+        assert text in " ".join(out.split())  # as one line: argparse wraps to the terminal
 
 
 BAD_INPUT = [  # (arguments, with {placeholders} for the fixture's paths; fragment of the error line)
@@ -193,6 +194,16 @@ def test_options_reach_stylize_steps(images, tmp_path, monkeypatch):
         np.testing.assert_array_equal(seen["init"], np.asarray(im))
         np.testing.assert_array_equal(seen["content"], np.asarray(im))
     assert len(seen["style"]) == 2 and (tmp_path / "o.jpg").is_file()
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ([], {}),
+    (["--preset", "quick"], PRESETS["quick"]),
+    (["--preset", "best", "--steps", "7"], {**PRESETS["best"], "steps": 7}),  # options given win
+])
+def test_preset_sets_size_steps_and_scales(extra, expected):
+    args = cli.build_parser().parse_args(["c.png", "s.png", "-o", "o.png", *extra])
+    assert cli.params_from(args) == StyleParams(**expected)
 
 
 def test_progress_bar_shows_steps_and_losses():

@@ -66,3 +66,19 @@ def test_estimate_grows_with_size_and_depth():
     small, large = (memory.activation_bytes((s, s), STYLE_LAYERS) for s in (256, 512))
     assert large == pytest.approx(4 * small, rel=0.01)
     assert memory.activation_bytes((256, 256), ("relu1_1",)) < small / 4
+
+
+def test_huge_content_is_refused_before_it_becomes_float(monkeypatch):
+    """The check works from the content's shape: a 30000² image is refused without its 10 GiB float copy."""
+    import tracemalloc
+
+    _free(monkeypatch, 4.0)
+    huge = np.zeros((30000, 30000), np.uint8)  # untouched pages: nothing allocated until read
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"lower size \(now 8192\)"):
+            next(stylize_steps(huge, CONTENT, StyleParams(size=8192, steps=1, device="cpu")))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20

@@ -19,8 +19,8 @@ from tqdm import tqdm
 
 from . import __version__
 from .engine.images import layout
-from .engine.params import StyleParams
-from .options import INIT_CHOICES, OPTIONS
+from .engine.params import PRESET_FIELDS, PRESETS, StyleParams
+from .options import INIT_CHOICES, OPTIONS, duration
 
 if TYPE_CHECKING:
     from .engine.progress import Progress
@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output image; .png/.jpg as 8-bit, .tif/.tiff as float32 (stacks: TIFF only)")
     parser.add_argument("--labels", metavar="PATH", type=Path, default=None,
                         help="label image, the content's size: label k gets STYLE number k, 0 keeps the content")
+    parser.add_argument("--preset", choices=tuple(PRESETS), default=None,
+                        help="size, steps and scales for a quick look, a balanced or the best result: "
+                             + "; ".join(f"{k} " + " ".join(f"{n} {v}" for n, v in values.items())
+                                         for k, values in PRESETS.items()) + " (options given win)")
     defaults = {f.name: f.default for f in fields(StyleParams)}
     for name, option in OPTIONS.items():
         if name in NOT_OPTIONS:
@@ -75,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
             kwargs.update(type=type(default), choices=option.choices)
             if option.choices is None:
                 kwargs.update(metavar={int: "N", float: "F"}.get(type(default), name[0].upper()))
+        if name in PRESET_FIELDS:  # None: not given, the preset's value or the default applies
+            kwargs.update(default=None, help=f"{text} (default: {default}, or the preset's)")
         parser.add_argument("--" + name.replace("_", "-"), **kwargs)
     parser.add_argument("--slices", metavar=("START", "STOP"), type=int, nargs=2, default=None,
                         help="stacks: only slices START to STOP-1 of the first leading axis")
@@ -148,11 +154,6 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _format_time(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds}s" if seconds < 60 else f"{seconds // 60}m{seconds % 60:02d}s"
-
-
 def progress_bar(total: int, stream: TextIO) -> tqdm:
     """A bar of ``total`` steps on ``stream``; tqdm handles rate, ETA, terminal width and non-TTY output."""
     return tqdm(total=total, file=stream, unit="step", dynamic_ncols=True)
@@ -168,6 +169,8 @@ def show_progress(bar: tqdm, p: Progress) -> None:
 def params_from(args: argparse.Namespace) -> StyleParams:
     """StyleParams from the parsed options; ValueError (from StyleParams) names a bad value."""
     values = {name: getattr(args, name) for name in OPTIONS if name not in NOT_OPTIONS}
+    preset = PRESETS.get(args.preset, {})
+    values |= {name: preset.get(name, getattr(StyleParams, name)) for name in PRESET_FIELDS if values[name] is None}
     if values["init"] not in INIT_CHOICES:
         values["init"] = "image"
     if args.save_every:
@@ -257,7 +260,7 @@ def _stylize(args: argparse.Namespace, content: np.ndarray, styles: list[np.ndar
             _report(args, "interrupted: nothing saved")
         return 130
     _save_result(out, last.result)
-    _report(args, f"done: {last.total} steps in {_format_time(time.perf_counter() - start)}, saved to {out}")
+    _report(args, f"done: {last.total} steps in {duration(time.perf_counter() - start)}, saved to {out}")
     return 0
 
 

@@ -15,6 +15,8 @@ from napari.layers import Image, Labels
 from .engine.slices import Slices
 
 Layer = Image | Labels
+BIG_PLANE = 4096 * 4096  # pixels: larger planes are read with a step (a float copy would take 200+ MB)
+OVERSAMPLE = 1.5  # a plane read with a step keeps at least this many times the run's size
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,8 @@ def read_inputs(content: Image, style: Image, more: Sequence[Image], labels: Lab
         slices, scheduler = None, ""
     lab = None
     if labels is not None:
-        lab = np.asarray(labels.data) if whole_stack and labels.ndim == content.ndim else plane_at(labels, point, size)[0]
+        whole = whole_stack and labels.ndim == content.ndim
+        lab = np.asarray(stack_data(labels, size)) if whole else plane_at(labels, point, size)[0]
     scheduler = scheduler.strip()
     about = {"plane_index": {"content": content_index, "style": style_index}, "whole_stack": whole_stack,
              "slices": list(slices) if slices is not None else None, "scheduler": scheduler,
@@ -90,21 +93,39 @@ def _level(layer: Layer, size: int) -> np.ndarray | object:
     return levels[-1] if levels else layer.data[0]
 
 
+def _step(layer: Layer, data: object, size: int) -> slice:
+    """The (Y, X) step of reading ``data`` for a run of ``size``: 1 for planes up to :data:`BIG_PLANE` pixels;
+    a larger one is read at the largest step keeping its long side at least :data:`OVERSAMPLE` × ``size``
+    (the engine then resizes properly), so that it never becomes float at full resolution."""
+    h, w = data.shape[layer.ndim - 2:layer.ndim]
+    step = int(max(h, w) // (OVERSAMPLE * size)) if h * w > BIG_PLANE else 1
+    return slice(None, None, max(1, step))
+
+
 def plane_at(layer: Layer, point: Sequence[float], size: int) -> tuple[np.ndarray, list[int]]:
     """The 2D image (Y, X) or (Y, X, C) of ``layer`` at world ``point`` (e.g. ``viewer.dims.point``), at the
-    resolution :func:`_level` picks for ``size``, and its index along the leading axes (of level 0)."""
+    resolution :func:`_level` and :func:`_step` pick for ``size``, and its index along the leading axes (of
+    level 0)."""
     data = _level(layer, size)
     full = (layer.data[0] if layer.multiscale else layer.data).shape
     lead = layer.ndim - 2
     index = [int(np.clip(np.floor(p + 0.5), 0, f - 1)) for p, f in zip(layer.world_to_data(point)[:lead], full)]
     level_index = tuple(min(i * n // f, n - 1) for i, n, f in zip(index, data.shape, full))
-    return np.asarray(data[level_index]), index
+    step = _step(layer, data, size)
+    return np.asarray(data[level_index + (step, step)]), index
 
 
 def stack_data(layer: Layer, size: int) -> np.ndarray | object:
-    """All of ``layer``'s data for a whole-stack run (multiscale: the level :func:`plane_at` reads), as the
-    layer holds it: a dask or zarr array stays lazy, and the engine reads only the slices it stylises."""
-    return _level(layer, size)
+    """All of ``layer``'s data for a whole-stack run, read as :func:`plane_at` reads a plane, and as the layer
+    holds it: a dask or zarr array stays lazy (huge planes: a lazy dask view with the step), and the engine
+    reads only the slices it stylises."""
+    data = _level(layer, size)
+    step = _step(layer, data, size)
+    if step.step == 1:
+        return data
+    import dask.array as da
+
+    return da.asarray(data)[(slice(None),) * (layer.ndim - 2) + (step, step)]
 
 
 def placement(content: Image, shape: Sequence[int], lead: int = 0, index: Sequence[int] = ()) -> Placement:

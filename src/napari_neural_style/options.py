@@ -18,6 +18,7 @@ class Option:
 
 
 INIT_CHOICES = ("content", "noise")  # plus "image" with an image given (the CLI: a path)
+PRESET_LABELS = {"quick": "quick look", "balanced": "balanced", "best": "best"}
 
 OPTIONS: dict[str, Option] = {
     "size": Option("long side of the output in pixels"),
@@ -47,6 +48,12 @@ OPTIONS: dict[str, Option] = {
     "tile_overlap": Option("overlap of neighbouring tiles in pixels"),
     "preview_every": Option("steps between previews (0: only the end)"),
 }
+
+
+def duration(seconds: float) -> str:
+    """Seconds as "42s" or "3m05s"."""
+    seconds = int(round(seconds))
+    return f"{seconds}s" if seconds < 60 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 def help_text(name: str) -> str:

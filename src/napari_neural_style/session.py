@@ -5,7 +5,9 @@ torch is imported only inside the worker thread.
 
 from __future__ import annotations
 
+import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +20,7 @@ from napari.utils.notifications import show_error, show_warning
 from superqt.utils import GeneratorWorker
 
 from .engine.params import StyleParams
-from .engine.plan import StackPlan, make_plan
+from .engine.plan import StackPlan, make_plan, output_shape
 from .layers import RunInputs, placement
 
 if TYPE_CHECKING:
@@ -28,36 +30,42 @@ if TYPE_CHECKING:
 
 METADATA_KEY = "neural_style"
 PACKAGE = Path(__file__).resolve().parent
+LOAD_POLL_S = 0.05  # how often a run waiting for its network checks for Stop
 
 
 class Session:
     """A run of ``params`` on ``inputs``.
 
-    It streams previews into its output layer (created on the first image, above the inputs), keeps the
-    layer's metadata current (everything needed to re-run it), and reports through ``on_status`` (one
-    line of text), ``on_step`` (every step's record) and ``on_end`` (called once the worker has finished). Constructing it checks the plan
-    (ValueError for the user); ``start`` launches the worker.
+    It streams previews into its output layer (made hidden at ``start``, above the inputs, shown with the
+    first image, when it takes the place of the layer it ``replaces``, if any), keeps the layer's metadata
+    current (everything needed to re-run it), and reports through ``on_status`` (one line of text),
+    ``on_step`` (every step's record) and ``on_end`` (called once the worker has finished). Constructing it
+    checks the plan (ValueError for the user); ``start`` launches the worker.
     """
 
     def __init__(self, viewer: napari.viewer.Viewer, inputs: RunInputs, params: StyleParams, *,
                  on_status: Callable[[str], None], on_end: Callable[[Session], None],
-                 on_step: Callable[[Progress], None] = lambda p: None) -> None:
+                 on_step: Callable[[Progress], None] = lambda p: None, replaces: Image | None = None) -> None:
         content, style = inputs.content, inputs.style
         self.plan = make_plan(params, inputs.shape, content.rgb)
         self.slices, self.scheduler = inputs.slices, inputs.scheduler
         self.viewer, self.content, self.style, self.params, self.about = viewer, content, style, params, inputs.about
         self.on_status, self.on_end, self.on_step = on_status, on_end, on_step
+        self.content_shape, self.replaces = np.shape(inputs.content_data), replaces
         self.output: Image | None = None
+        self.shown = False  # the output layer has its first image
         self.last: Progress | None = None
         self.steps = 0
         self.losses: dict[str, float] = {}
         self.error: str | None = None
         self.stopped = False
-        self._warned: set[str] = set()
+        self._warned: set[object] = set()
+        self._showwarning = warnings.showwarning  # the hook before the worker's (set again at start)
         self.pbar = progress(total=self.plan.total, desc=f"Neural style: {content.name} × {style.name}")
+        self._stopping = threading.Event()  # for the worker while it cannot yield: the network's load
         self.worker: GeneratorWorker = create_worker(
             _run_steps, inputs.content_data, inputs.styles, params, labels=inputs.labels, rgb=content.rgb,
-            init_image=inputs.init_image, slices=inputs.slices, scheduler=inputs.scheduler,
+            init_image=inputs.init_image, slices=inputs.slices, scheduler=inputs.scheduler, stopping=self._stopping,
             _worker_class=_ClosingWorker, _start_thread=False, _ignore_errors=True)
         self.worker.yielded.connect(self._on_progress)
         self.worker.errored.connect(self._on_error)
@@ -82,16 +90,20 @@ class Session:
         return self._plane_index
 
     def start(self) -> None:
+        self._showwarning = warnings.showwarning  # napari's, or Python's: where others' warnings go
+        self._make_output()
         self.on_status(f"connecting to {self.scheduler}…" if self.scheduler else "starting (loading the network)…")
         self.worker.start()
 
     def stop(self) -> None:
         """Ask the run to end after the current step; its current image stays in the output layer."""
+        self._stopping.set()
         self.worker.quit()
         self.on_status("stopping after this step…")
 
     def wait(self, timeout_s: float) -> None:
         """Stop the run and wait up to ``timeout_s`` for its thread to finish its step."""
+        self._stopping.set()
         self.worker.quit()
         deadline = time.monotonic() + timeout_s
         while self.worker.is_running and time.monotonic() < deadline:
@@ -135,28 +147,45 @@ class Session:
         out of the output, not shown black."""
         return -(-finished // int(np.prod(self.plan.lead_shape[1:])))
 
-    def _show(self, data: np.ndarray) -> None:
-        """Put ``data`` (the output's leading axes, then a plane) into the output layer, creating it on the
-        first call on top of the inputs and earlier results, covering the content's extent (a single slice's
-        result at that slice)."""
+    def _make_output(self) -> None:
+        """The output layer, made when the run starts, before the worker competes for the CPU: napari's
+        layer creation (controls, list row, vispy visual) holds the GUI thread ~0.2 s, twice that beside a
+        busy run. It is hidden (napari then reads none of its data) and of the first image's shape until
+        that image comes: on top of the inputs and earlier results, covering the content's extent (a
+        single slice's result at that slice)."""
         layers = self.viewer.layers
-        if self.output is not None:
-            if self.output in layers:
-                self.output.data = data
-            return
-        if self.content not in layers or self.style not in layers:  # removed: this run is ending
-            return
-        plane_index = self._plane_index
-        where = placement(self.content, data.shape, self.lead, self._at)
+        plane_index, lead_shape = self._plane_index, getattr(self.plan, "lead_shape", ())
+        plane = output_shape(self.params, self.content_shape[len(lead_shape):], self.content.rgb)
+        shape = (1,) * self.lead + plane  # a whole stack's first row, or the slice of a single-slice run
+        where = placement(self.content, shape, self.lead, self._at)
         at = f"[{', '.join(map(str, plane_index))}]" if plane_index else ""
         if self.slices is not None:
             at = f"[{self.slices[0]}:{self.slices[1]}]"
-        self.output = Image(data, name=f"{self.content.name}{at} × {self.style.name}",
-                            rgb=data.ndim > self.lead + 2, contrast_limits=(0.0, 1.0), scale=where.scale,
-                            translate=where.translate)
+        self.output = Image(np.broadcast_to(np.float32(0), shape), name=f"{self.content.name}{at} × {self.style.name}",
+                            rgb=len(plane) > 2, contrast_limits=(0.0, 1.0), scale=where.scale,
+                            translate=where.translate, visible=False)
         self.record()
         below = [self.content, self.style, *(layer for layer in layers if METADATA_KEY in layer.metadata)]
         layers.insert(max(layers.index(layer) for layer in below) + 1, self.output)
+
+    def _show(self, data: np.ndarray) -> None:
+        """Put ``data`` (the output's leading axes, then a plane) into the output layer; the first image
+        shows it, and takes the place of the output it ``replaces``."""
+        layers = self.viewer.layers
+        if self.output is None or self.output not in layers:
+            return
+        self.output.data = data
+        if not self.shown:
+            self.shown = self.output.visible = True
+            if self.replaces is not None and self.replaces in layers:
+                layers.remove(self.replaces)
+                self.output.name = self.replaces.name
+
+    def _drop_unshown(self) -> None:
+        """A run that ended before its first image leaves no empty layer behind."""
+        layer, self.output = self.output, self.output if self.shown else None  # no longer this run's output
+        if layer is not None and not self.shown and layer in self.viewer.layers:
+            self.viewer.layers.remove(layer)
 
     def _on_error(self, exc: Exception) -> None:
         self.error = str(exc) if isinstance(exc, (ValueError, _RunError)) else f"{type(exc).__name__}: {exc}"
@@ -164,11 +193,19 @@ class Session:
         show_error(f"Neural style transfer failed: {self.error}")
 
     def _on_warning(self, args: tuple) -> None:
-        """Show the plugin's own warnings, once each (superqt hands over every thread's during the run)."""
-        message, filename = str(args[0]), args[2]
-        if Path(filename).resolve().is_relative_to(PACKAGE) and message not in self._warned:
-            self._warned.add(message)
+        """superqt's worker takes over every thread's warnings while it runs, all of them, every time: show
+        the plugin's own as notifications, once each, and hand others to the hook in place before the run
+        (napari's or Python's), once per place of origin, as Python's default filter would."""
+        message, category, filename, lineno = args[:4]
+        ours = Path(filename).resolve().is_relative_to(PACKAGE)
+        key = str(message) if ours else (str(message), category, filename, lineno)
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        if ours:
             show_warning(f"Neural style transfer: {message}")
+        else:
+            self._showwarning(*args)
 
     def _on_finished(self) -> None:
         last = self.last
@@ -177,6 +214,7 @@ class Session:
             self.on_status(self._keep_current(last))
         elif self.error is None:
             self.on_status(f"done after {self.steps} steps · {losses_text(self.losses)}")
+        self._drop_unshown()
         self.record()
         self.pbar.close()
         self.on_end(self)
@@ -199,15 +237,26 @@ def losses_text(losses: dict[str, float]) -> str:
 
 
 def _run_steps(content: np.ndarray, style: list[np.ndarray], params: StyleParams, *, labels: np.ndarray | None,
-               rgb: bool, init_image: np.ndarray | None, slices: tuple[int, int] | None = None,
-               scheduler: str = "") -> Iterator[Progress]:
-    """``stylize_steps`` for the worker thread, with autograd on there (grad mode is per thread); with a
-    ``scheduler`` address, on that dask cluster through a client made (and closed) in this thread."""
+               rgb: bool, init_image: np.ndarray | None, stopping: threading.Event,
+               slices: tuple[int, int] | None = None, scheduler: str = "") -> Iterator[Progress]:
+    """``stylize_steps`` for the worker thread, with autograd on there (grad mode is per thread). The network
+    loads first in a daemon thread, which this one leaves behind when ``stopping`` is set: a load cannot be
+    interrupted, and Stop or closing the viewer must not wait for it (it stays cached for the next run).
+    With a ``scheduler`` address the run goes to that dask cluster (whose workers load the network) through
+    a client made (and closed) in this thread."""
     import torch
 
+    from .engine.network import preload
     from .engine.transfer import stylize_steps
 
     torch.set_grad_enabled(True)
+    if not scheduler:
+        loading = threading.Thread(target=preload, args=(params.weights, params.device),
+                                   name="neural-style load", daemon=True)
+        loading.start()
+        while loading.is_alive():
+            if stopping.wait(LOAD_POLL_S):
+                return
     client = None
     try:
         if scheduler:

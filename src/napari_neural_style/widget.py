@@ -1,11 +1,11 @@
 """The dock widget's controls: pick content and style layers and settings, start and stop a :class:`.Session`.
 
-torch is imported only when the widget is built (to list devices) and inside the run's worker thread.
+torch is imported only when the widget is built (to list devices) and in background threads: the run's worker
+and the network's load and timing (:mod:`.estimates`).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -17,9 +17,10 @@ from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QEvent, QObject
 from qtpy.QtWidgets import QSizePolicy, QWidget
 
-from .engine.params import OPTIMIZERS, PRESERVE_COLOR, WEIGHT_SOURCES, StyleParams
+from .engine.params import OPTIMIZERS, PRESERVE_COLOR, PRESET_FIELDS, PRESETS, WEIGHT_SOURCES, StyleParams
+from .estimates import CALIBRATING, Calibrations, estimate
 from .layers import RunInputs, read_inputs
-from .options import INIT_CHOICES, help_text
+from .options import INIT_CHOICES, PRESET_LABELS, help_text
 from .plot import LossPlot
 from .reuse import continue_params, control_values
 from .session import METADATA_KEY, Session
@@ -40,8 +41,9 @@ RANGE = ("slice_start", "slice_stop")  # shown with 'whole stack'
 MAX_SLICES = 1 << 30  # the range controls' bound before a stack is chosen
 SHUTDOWN_WAIT_S = 5.0
 MORE_STYLES_HEIGHT = 72  # pixels: about four rows
+CUSTOM = "custom"  # the preset picker when size, steps and scales match no preset
 # Deliberate departures from StyleParams' defaults (which suit the CLI's final outputs):
-SIZE = 384  # the first result in seconds on a laptop CPU, large enough to judge the style; raise it after
+PRESET = "quick"  # the first result in seconds on a laptop CPU, large enough to judge the style; raise it after
 PREVIEW_EVERY = 5  # previews often enough to watch the image form, while rendering them costs little
 
 
@@ -49,11 +51,12 @@ class StyleTransferWidget(Container):
     """Neural style transfer of one image layer in the style of another, with live previews."""
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
-        from .engine.network import available_devices, preload
+        from .engine.network import available_devices
 
         self.viewer = viewer
         self.session: Session | None = None
-        d = StyleParams()
+        self.previous: Image | None = None  # this widget's last output layer
+        d = StyleParams(**PRESETS[PRESET])
         tip = help_text
         controls = [
             create_widget(annotation=Image, name="content", label="content"),
@@ -70,7 +73,11 @@ class StyleTransferWidget(Container):
             SpinBox(name="slice_stop", label="to slice", value=1, min=1, max=MAX_SLICES,
                     tooltip="whole stack: the slice to stop before (the range is from ≤ slice < to); only the "
                             "range's slices are read, so a lazy (dask) stack need not fit in memory"),
-            SpinBox(name="size", value=SIZE, min=16, max=8192, tooltip=tip("size")),
+            ComboBox(name="preset", choices=[*((PRESET_LABELS[k], k) for k in PRESETS), (CUSTOM, CUSTOM)], value=PRESET,
+                     tooltip="size, steps and scales for a quick look, a balanced or the best result"),
+            Label(name="estimate", label="time", value="",
+                  tooltip="estimated from a timed pass of the network on this machine, for the content"),
+            SpinBox(name="size", value=d.size, min=16, max=8192, tooltip=tip("size")),
             SpinBox(name="steps", value=d.steps, min=1, max=100_000, tooltip=tip("steps")),
             LineEdit(name="style_weight", value=f"{d.style_weight:g}", tooltip=tip("style_weight")),
             LineEdit(name="content_weight", value=f"{d.content_weight:g}", tooltip=tip("content_weight")),
@@ -92,6 +99,9 @@ class StyleTransferWidget(Container):
             LineEdit(name="scheduler", label="dask scheduler", value="",
                      tooltip="whole stack: the address of a dask.distributed scheduler (e.g. tcp://10.0.0.5:8786) "
                              "whose cluster stylises the stack in segments of slices; empty: this process"),
+            CheckBox(name="replace_previous", text="replace previous output", value=False,
+                     tooltip="the new result takes the place of this widget's last one (at its first "
+                             "preview) instead of landing on top of it"),
             PushButton(name="run_button", text="Run"),
             PushButton(name="stop_button", text="Stop", enabled=False),
             PushButton(name="reuse_button", text="Use these settings", enabled=False,
@@ -104,7 +114,9 @@ class StyleTransferWidget(Container):
         self.more_styles.choices = self._image_choices  # after the content picker exists: it reads it
         self.more_styles.native.setMaximumHeight(MORE_STYLES_HEIGHT)  # a short list; it scrolls
         self.status.native.setWordWrap(True)  # long messages wrap; the dock keeps its width
-        self.status.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        for label in (self.status, self.estimate):
+            label.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.estimate.native.setWordWrap(True)
         self.loss_plot = LossPlot()
         self.native.layout().addWidget(self.loss_plot.native)
         self.native.layout().addStretch(1)  # spare height goes below the controls, not between them
@@ -114,6 +126,15 @@ class StyleTransferWidget(Container):
         self.content.changed.connect(self._update_stack_option)
         self.content.changed.connect(self.more_styles.reset_choices)
         self._update_stack_option()
+        self.calibrations = Calibrations(on_ready=lambda: self._alive and self._update_estimate())
+        self._applying = False  # a preset is setting the controls
+        self.estimate_seconds: float | None = None  # the current settings' estimated time
+        self.preset.changed.connect(self._apply_preset)
+        for name in PRESET_FIELDS:
+            self[name].changed.connect(self._match_preset)
+        for name in ("content", "whole_stack", *RANGE, "steps", "size", "scales", "tile_size", "tile_overlap",
+                     "device"):
+            self[name].changed.connect(self._update_estimate)
         self._show_advanced()
         self.run_button.changed.connect(self.start)
         self.stop_button.changed.connect(self.stop)
@@ -123,8 +144,7 @@ class StyleTransferWidget(Container):
         viewer.layers.events.removed.connect(self._on_layer_removed)
         self.native.destroyed.connect(self._on_destroyed)
         self._undocked = _Undocked(self.native, self.stop)
-        # ready before Run: the default network loads in the background while the user picks layers
-        threading.Thread(target=preload, args=(d.weights, d.device), name="neural-style preload", daemon=True).start()
+        self._update_estimate()  # ready before Run: the network loads and is timed while the user picks layers
 
     @property
     def worker(self) -> GeneratorWorker | None:
@@ -138,6 +158,36 @@ class StyleTransferWidget(Container):
         others = [layer for layer in self.style.choices if layer is not self.content.value]
         if self.style.value is self.content.value and others:
             self.style.value = others[0]
+
+    def _apply_preset(self) -> None:
+        if self.preset.value != CUSTOM:
+            self._applying = True
+            try:
+                for name, value in PRESETS[self.preset.value].items():
+                    self[name].value = value
+            finally:
+                self._applying = False
+
+    def _match_preset(self) -> None:
+        """The preset picker follows size, steps and scales: the preset they make up, else "custom"."""
+        if not self._applying:
+            values = {name: self[name].value for name in PRESET_FIELDS}
+            self.preset.value = next((k for k, preset in PRESETS.items() if preset == values), CUSTOM)
+
+    def _update_estimate(self) -> None:
+        """The current settings' time on this machine, and each preset's, for the chosen content
+        ("calibrating…" while the device's network loads and is timed)."""
+        device, content, self.estimate_seconds = self.device.value, self.content.value, None
+        cost = self.calibrations.cost(device)
+        if cost is None or content is None:
+            self.estimate.value = CALIBRATING if device in self.calibrations.pending else ""
+            return
+        try:
+            self.estimate_seconds, self.estimate.value = estimate(
+                params_from_widget(self), content, self.whole_stack.value, cost,
+                (self.slice_start.value, self.slice_stop.value))
+        except ValueError:  # settings that cannot run: Run says why
+            self.estimate.value = ""
 
     def _show_advanced(self) -> None:
         for name in ADVANCED:
@@ -249,7 +299,7 @@ class StyleTransferWidget(Container):
             return
         try:
             session = Session(self.viewer, inputs, params, on_status=self._set_status, on_end=self._on_end,
-                              on_step=self._on_step)
+                              on_step=self._on_step, replaces=self.previous if self.replace_previous.value else None)
         except ValueError as exc:
             show_error(f"Neural style transfer cannot start: {exc}")
             return
@@ -278,6 +328,8 @@ class StyleTransferWidget(Container):
     def _on_end(self, session: Session) -> None:
         if self.session is session:
             self.session = None
+        if session.output is not None:
+            self.previous = session.output
         if self._alive:
             self.run_button.enabled, self.stop_button.enabled = True, False
             self._update_result_buttons()

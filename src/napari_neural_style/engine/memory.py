@@ -20,6 +20,7 @@ FORWARD_FACTOR = 2.0  # inference: a layer's input and output alive together
 HEADROOM = 0.9  # refuse when the estimate exceeds this share of the free memory
 BASELINE = 0.6 * GiB  # the network, torch's own buffers, the interpreter
 HISTORY_BYTES = 1 << 29  # L-BFGS keeps at most this much history (2 vectors of the image's size a step)
+INPUT_BYTES = 24  # per content pixel: its float32 RGB, kept for the run, and the conversion's temporary
 TILE_SIDES = (1024, 768, 512, 384, 256)  # tile sizes suggested when a run would not fit in memory
 
 
@@ -71,9 +72,10 @@ def history_pairs(pixels: int) -> int:
 
 
 def estimate(plan: Plan, params: StyleParams, tile_size: int, *, bf16: bool, channels: int, regions: int,
-             outputs: int) -> tuple[int, int]:
+             outputs: int, content_pixels: int = 0) -> tuple[int, int]:
     """(device bytes, host bytes) of running ``plan`` with tiles of ``tile_size`` (0: none); ``outputs``
-    results of the output's size with ``channels`` channels are kept (a stack's slices)."""
+    results of the output's size with ``channels`` channels are kept (a stack's slices); the content, read
+    at ``content_pixels`` pixels, is kept as float RGB."""
     layers = params.style_layers + params.content_layers
     work = [(min(s.shape[0], tile_size), min(s.shape[1], tile_size)) if tile_size else s.shape
             for s in plan.scales]
@@ -86,6 +88,7 @@ def estimate(plan: Plan, params: StyleParams, tile_size: int, *, bf16: bool, cha
     need = BASELINE + max(opt, forward_bytes((style_side, style_side), itemsize))
     h, w = plan.shape
     host = 4 * h * w * (3 * 8 + 2 + regions) + 4 * h * w * channels * max(0, outputs - 1)
+    host += INPUT_BYTES * content_pixels
     return int(need), host
 
 

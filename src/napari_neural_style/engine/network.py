@@ -80,7 +80,8 @@ class Extractor:
         self.features = Features(vgg, layers, pooling)
         self.channels_last = self.device.type != "mps"
         if self.channels_last:
-            self.features = self.features.to(memory_format=torch.channels_last)
+            with _lock:  # the cached network's parameters are shared: one thread converts them at a time
+                self.features = self.features.to(memory_format=torch.channels_last)
         self.bf16 = bf16
 
     def __call__(self, rgb: torch.Tensor, layers: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
@@ -130,6 +131,11 @@ def bf16_supported(device: torch.device) -> bool:
     if device.type == "cpu":
         return bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)()) and _cpu_has_bf16()
     return False
+
+
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """Whether a run with ``precision`` ("auto", "fp32" or "bf16") on ``device`` runs in bf16."""
+    return precision == "bf16" or (precision == "auto" and bf16_supported(device))
 
 
 @functools.cache

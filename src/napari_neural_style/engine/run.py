@@ -13,7 +13,7 @@ from . import memory
 from .graphs import GraphedForward
 from .inputs import Inputs
 from .lbfgs import CompactLBFGS
-from .network import Extractor, bf16_supported, resolve_device
+from .network import Extractor, resolve_device, use_bf16
 from .objective import ImageTerms, Objective, content_targets, guides, region_masks, style_targets
 from .output import render
 from .params import StyleParams
@@ -36,10 +36,10 @@ class Run:
                  image_terms: ImageTerms | None = None,
                  curvature: tuple[torch.Tensor, int] | None = None) -> None:
         self.inputs, self.plan, self.p = inputs, plan, params
-        self.device = resolve_device(params.device)
-        bf16 = params.precision == "bf16" or (params.precision == "auto" and bf16_supported(self.device))
-        memory.check(plan, params, self.device, bf16=bf16, regions=len(inputs.regions), outputs=outputs,
-                     channels=4 if inputs.content.alpha is not None else 3)
+        rgb = inputs.content.rgb
+        self.device, bf16 = check_memory(plan, params, regions=len(inputs.regions), outputs=outputs,
+                                         channels=4 if inputs.content.alpha is not None else 3,
+                                         content_pixels=rgb.shape[0] * rgb.shape[1])
         layers = params.style_layers + params.content_layers
         self.net = Extractor(layers, params.weights, self.device, params.pooling, bf16)
         self._graphed = GraphedForward(self.net, layers, enabled=self.device.type == "cuda")
@@ -191,6 +191,15 @@ class Run:
         gamma = None if self.curvature is None else float(self.curvature[0]) * x.numel() / self.curvature[1]
         return CompactLBFGS(x, history_size=memory.history_pairs(x.numel() // 3), gamma=gamma,
                             first_move=FIRST_MOVE)
+
+
+def check_memory(plan: Plan, params: StyleParams, **counts: int) -> tuple[torch.device, bool]:
+    """(device, bf16) of a run of ``plan``, after :func:`.memory.check` (``counts``: its keyword arguments
+    but bf16): a ValueError with advice when it will not fit."""
+    device = resolve_device(params.device)
+    bf16 = use_bf16(params.precision, device)
+    memory.check(plan, params, device, bf16=bf16, **counts)
+    return device, bf16
 
 
 def _assembled(acc: torch.Tensor, weights: torch.Tensor, base: torch.Tensor) -> torch.Tensor:

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .images import as_array, layout
+from .images import as_array, layout, too_small
 from .inputs import Inputs
 from .params import StyleParams
 from .plan import Plan
 from .progress import Progress
-from .run import Run
+from .run import Run, check_memory
 from .slices import Slices
 from .stack import stack_steps
 
@@ -86,6 +86,7 @@ def stylize_steps(content: object, style: np.ndarray | Sequence[np.ndarray], par
         if slices is not None or client is not None:
             raise ValueError(f"slices and client are for stacks (leading z/t axes); content has shape "
                              f"{np.shape(content)}")
+        _check_before_reading(content, style, params, labels)
         inputs = Inputs.read(content, style, params, init_image=init_image, labels=labels)
         yield from Run(inputs, Plan.make(params, inputs.content.rgb.shape[:2]), params).steps()
         return
@@ -97,3 +98,14 @@ def stylize_steps(content: object, style: np.ndarray | Sequence[np.ndarray], par
                                  init_image=init_image, labels=labels)
         return
     yield from stack_steps(view, style, params, rgb=channels, init_image=init_image, labels=view.labels(labels))
+
+
+def _check_before_reading(content: object, style: object, params: StyleParams, labels: object | None) -> None:
+    """The memory check, from the content's shape, before it becomes float (a huge image must be refused
+    with advice, not fail allocating its float copy); regions are counted at most (one per style)."""
+    shape = np.shape(content)
+    if len(shape) not in (2, 3) or too_small(shape):
+        return  # Inputs.read says what is wrong with it
+    styles = len(style) if isinstance(style, (list, tuple)) else 1
+    check_memory(Plan.make(params, shape[:2]), params, regions=styles if labels is not None else 0, outputs=1,
+                 channels=4 if len(shape) == 3 and shape[-1] == 4 else 3, content_pixels=shape[0] * shape[1])

@@ -1,0 +1,70 @@
+"""The widget's time estimates: each device's network loaded and timed once in a background thread, and the
+time of a run's settings (and of each preset) for a content layer from its plan (torch only in the thread)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+
+from napari.layers import Image
+from superqt.utils import ensure_main_thread
+
+from .engine.params import PRESETS, StyleParams
+from .engine.plan import PassCost, make_plan
+from .options import PRESET_LABELS, duration
+
+CALIBRATING = "calibrating…"
+
+
+class Calibrations:
+    """Each device's :class:`PassCost`, measured on first request in a daemon thread that first loads the
+    default network (so it is ready before Run); ``on_ready`` is called in the GUI thread when one is in."""
+
+    def __init__(self, on_ready: Callable[[], None]) -> None:
+        self.on_ready = on_ready
+        self.costs: dict[str, PassCost | None] = {}  # None: the network could not be loaded or timed
+        self.pending: set[str] = set()
+
+    def cost(self, device: str) -> PassCost | None:
+        """The device's cost if measured; else None, and the measurement starts unless under way."""
+        if device not in self.costs and device not in self.pending:
+            self.pending.add(device)
+            threading.Thread(target=self._measure, args=(device,), name="neural-style preload", daemon=True).start()
+        return self.costs.get(device)
+
+    def _measure(self, device: str) -> None:
+        from .engine.network import preload
+        from .engine.timing import calibrate
+
+        weights = StyleParams().weights
+        preload(weights, device)
+        try:
+            cost = calibrate(weights, device)
+        except (ValueError, RuntimeError):  # no network to time (e.g. its weights are missing): no estimate
+            cost = None
+        self._measured(device, cost)
+
+    @ensure_main_thread
+    def _measured(self, device: str, cost: PassCost | None) -> None:
+        self.pending.discard(device)
+        self.costs[device] = cost
+        self.on_ready()
+
+
+def estimate(params: StyleParams, content: Image, whole_stack: bool, cost: PassCost,
+             slices: tuple[int, int] | None = None) -> tuple[float, str]:
+    """(seconds, text) of a run of ``params`` on ``content`` (its plane on screen, or the whole stack, cut to
+    ``slices`` of its first axis): the text also gives each preset's time. ValueError when the settings
+    cannot run."""
+    shape = (content.data[0] if content.multiscale else content.data).shape
+    shape = shape if whole_stack else shape[content.ndim - 2:]
+    if whole_stack and slices is not None:
+        shape = (max(0, min(slices[1], shape[0]) - slices[0]), *shape[1:])
+
+    def seconds(p: StyleParams) -> float:
+        return make_plan(p, shape, content.rgb).seconds(cost)
+
+    presets = " · ".join(f"{PRESET_LABELS[k]} {duration(seconds(replace(params, **v)))}" for k, v in PRESETS.items())
+    now = seconds(params)
+    return now, f"about {duration(now)} ({presets})"
