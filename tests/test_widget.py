@@ -62,9 +62,9 @@ def test_presets_with_honest_time_estimates(docked, qtbot):
     assert widget.estimate.value.startswith("about ") and "quick look" in widget.estimate.value
     widget.preset.value = "best"
     assert controls() == (1024, 180, 3) and widget.estimate_seconds > 5 * quick
-    widget.steps.value = 301
+    widget.steps.value = 181
     assert widget.preset.value == "custom"
-    widget.steps.value = 300
+    widget.steps.value = 180
     assert widget.preset.value == "best"
     widget.size.value, widget.steps.value, widget.scales.value, widget.preview_every.value = 128, 20, 2, 5
     estimate = widget.estimate_seconds

@@ -185,8 +185,11 @@ def test_scheduler_field_runs_the_range_on_the_cluster(viewer_widget, qtbot, sch
     assert meta["error"] is None and meta["scheduler"] == scheduler and meta["slices"] == [1, 3]
     assert out.data.shape == (2, 27, 32, 3) and out.translate[0] == 1 and (out.data.std(axis=(1, 2, 3)) > 0.01).all()
     assert {index for index, _ in seen} == {(0,), (1,)} and seen[-1] == ((1,), True)  # each slice reported
-    first = landed[0]  # slice 0 shows as soon as it is done, before its segment (both slices) ends
-    assert first.shape == (2, 27, 32, 3) and first[0].std() > 0.01 and not first[1].any()
+    # slice 0 came back and showed as soon as it was done, on its own, before its segment (both slices) ended
+    # (whether slice 1 is still empty then is a race: the worker thread fills the shared array meanwhile)
+    first = landed[0]
+    assert [index for index, has_stack in seen if has_stack][0] == (0,)
+    assert first.shape == (2, 27, 32, 3) and first[0].std() > 0.01
     assert widget.session is None and widget.status.value.startswith("done")
 
 
@@ -229,7 +232,7 @@ def test_a_lazy_stack_too_big_for_memory_reads_only_its_range():
                            capture_output=True, text=True, timeout=600)
     assert probe.returncode == 0, probe.stderr[-3000:]
     got = json.loads(probe.stdout.strip().splitlines()[-1])
-    base, peak = got["base"], max(got["peak"], got["maxrss"])
+    base, peak = got["base"], got["life"]
     print(f"RSS before the range run {base / 2**20:.0f} MiB, peak of the process {peak / 2**20:.0f} MiB "
           f"(range run: +{(got['peak'] - base) / 2**20:.0f} MiB)")
     assert got["name"] == "big[1000:1004] × b" and got["shape"] == [4, 32, 32, 3] and got["z"] == 1000
