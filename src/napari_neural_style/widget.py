@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, Label, LineEdit, PushButton, Select, SpinBox,
-                              create_widget)
+                              Widget, create_widget)
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QEvent, QObject
@@ -51,66 +51,10 @@ class StyleTransferWidget(Container):
     """Neural style transfer of one image layer in the style of another, with live previews."""
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
-        from .engine.network import available_devices
-
         self.viewer = viewer
         self.session: Session | None = None
         self.previous: Image | None = None  # this widget's last output layer
-        d = StyleParams(**PRESETS[PRESET])
-        tip = help_text
-        controls = [
-            create_widget(annotation=Image, name="content", label="content"),
-            create_widget(annotation=Image, name="style", label="style"),
-            Select(name="more_styles", label="more styles", choices=(), value=[],
-                   tooltip="more style images (in layer order): blended with style, or with a labels layer "
-                           "label 1 uses style, label 2 the first of these, …"),
-            create_widget(annotation=Optional[Labels], name="regions", label="labels",  # noqa: UP007
-                          options={"tooltip": "regions: label k gets style k, label 0 keeps the content"}),
-            CheckBox(name="whole_stack", text="whole stack", value=False, enabled=False,
-                     tooltip="stylise every slice (each starting from the previous result), not just this one"),
-            SpinBox(name="slice_start", label="from slice", value=0, min=0, max=MAX_SLICES,
-                    tooltip="whole stack: the first slice (of the first leading axis) to stylise"),
-            SpinBox(name="slice_stop", label="to slice", value=1, min=1, max=MAX_SLICES,
-                    tooltip="whole stack: the slice to stop before (the range is from ≤ slice < to); only the "
-                            "range's slices are read, so a lazy (dask) stack need not fit in memory"),
-            ComboBox(name="preset", choices=[*((PRESET_LABELS[k], k) for k in PRESETS), (CUSTOM, CUSTOM)], value=PRESET,
-                     tooltip="size, steps and scales for a quick look, a balanced or the best result"),
-            Label(name="estimate", label="time", value="",
-                  tooltip="estimated from a timed pass of the network on this machine, for the content"),
-            SpinBox(name="size", value=d.size, min=16, max=8192, tooltip=tip("size")),
-            SpinBox(name="steps", value=d.steps, min=1, max=100_000, tooltip=tip("steps")),
-            LineEdit(name="style_weight", value=f"{d.style_weight:g}", tooltip=tip("style_weight")),
-            LineEdit(name="content_weight", value=f"{d.content_weight:g}", tooltip=tip("content_weight")),
-            CheckBox(name="advanced", text="advanced settings", value=False),
-            LineEdit(name="tv_weight", value=f"{d.tv_weight:g}", tooltip=tip("tv_weight")),
-            ComboBox(name="optimizer", choices=OPTIMIZERS, value=d.optimizer, tooltip=tip("optimizer")),
-            ComboBox(name="init", choices=INIT_CHOICES, value=d.init, tooltip=tip("init")),
-            SpinBox(name="seed", value=d.seed, min=0, max=2**31 - 1, tooltip=tip("seed")),
-            SpinBox(name="scales", value=d.scales, min=1, max=8, tooltip=tip("scales")),
-            ComboBox(name="preserve_color", choices=PRESERVE_COLOR, value=d.preserve_color,
-                     tooltip=tip("preserve_color")),
-            ComboBox(name="weights", choices=(*WEIGHT_SOURCES, WEIGHTS_FILE), value=d.weights, tooltip=tip("weights")),
-            FileEdit(name="weights_file", label="weights file", mode="r", filter="*.pt *.pth *.bin"),
-            ComboBox(name="device", choices=[(DEVICE_LABELS.get(x, x), x) for x in ("auto", *available_devices())],
-                     tooltip=tip("device")),
-            SpinBox(name="preview_every", value=PREVIEW_EVERY, min=0, max=100_000, tooltip=tip("preview_every")),
-            SpinBox(name="tile_size", value=d.tile_size, min=0, max=1 << 16, tooltip=tip("tile_size")),
-            SpinBox(name="tile_overlap", value=d.tile_overlap, min=0, max=1 << 15, tooltip=tip("tile_overlap")),
-            LineEdit(name="scheduler", label="dask scheduler", value="",
-                     tooltip="whole stack: the address of a dask.distributed scheduler (e.g. tcp://10.0.0.5:8786) "
-                             "whose cluster stylises the stack in segments of slices; empty: this process"),
-            CheckBox(name="replace_previous", text="replace previous output", value=False,
-                     tooltip="the new result takes the place of this widget's last one (at its first "
-                             "preview) instead of landing on top of it"),
-            PushButton(name="run_button", text="Run"),
-            PushButton(name="stop_button", text="Stop", enabled=False),
-            PushButton(name="reuse_button", text="Use these settings", enabled=False,
-                       tooltip="set every control as for the selected result layer"),
-            PushButton(name="continue_button", text="Continue", enabled=False,
-                       tooltip="'steps' more steps from the selected result's image, with its settings"),
-            Label(name="status", value=""),
-        ]
-        super().__init__(widgets=controls, labels=True)
+        super().__init__(widgets=_controls(), labels=True)
         self.more_styles.choices = self._image_choices  # after the content picker exists: it reads it
         self.more_styles.native.setMaximumHeight(MORE_STYLES_HEIGHT)  # a short list; it scrolls
         self.status.native.setWordWrap(True)  # long messages wrap; the dock keeps its width
@@ -366,6 +310,66 @@ class _Undocked(QObject):
         if event.type() == QEvent.Type.ParentChange and obj.parent() is None:
             self._on_undocked()
         return False
+
+
+def _controls() -> list[Widget]:
+    """The widget's controls, in order, at the default preset's values."""
+    from .engine.network import available_devices
+
+    d = StyleParams(**PRESETS[PRESET])
+    tip = help_text
+    return [
+        create_widget(annotation=Image, name="content", label="content"),
+        create_widget(annotation=Image, name="style", label="style"),
+        Select(name="more_styles", label="more styles", choices=(), value=[],
+               tooltip="more style images (in layer order): blended with style, or with a labels layer "
+                       "label 1 uses style, label 2 the first of these, …"),
+        create_widget(annotation=Optional[Labels], name="regions", label="labels",  # noqa: UP007
+                      options={"tooltip": "regions: label k gets style k, label 0 keeps the content"}),
+        CheckBox(name="whole_stack", text="whole stack", value=False, enabled=False,
+                 tooltip="stylise every slice (each starting from the previous result), not just this one"),
+        SpinBox(name="slice_start", label="from slice", value=0, min=0, max=MAX_SLICES,
+                tooltip="whole stack: the first slice (of the first leading axis) to stylise"),
+        SpinBox(name="slice_stop", label="to slice", value=1, min=1, max=MAX_SLICES,
+                tooltip="whole stack: the slice to stop before (the range is from ≤ slice < to); only the "
+                        "range's slices are read, so a lazy (dask) stack need not fit in memory"),
+        ComboBox(name="preset", choices=[*((PRESET_LABELS[k], k) for k in PRESETS), (CUSTOM, CUSTOM)], value=PRESET,
+                 tooltip="size, steps and scales for a quick look, a balanced or the best result"),
+        Label(name="estimate", label="time", value="",
+              tooltip="estimated from a timed pass of the network on this machine, for the content"),
+        SpinBox(name="size", value=d.size, min=16, max=8192, tooltip=tip("size")),
+        SpinBox(name="steps", value=d.steps, min=1, max=100_000, tooltip=tip("steps")),
+        LineEdit(name="style_weight", value=f"{d.style_weight:g}", tooltip=tip("style_weight")),
+        LineEdit(name="content_weight", value=f"{d.content_weight:g}", tooltip=tip("content_weight")),
+        CheckBox(name="advanced", text="advanced settings", value=False),
+        LineEdit(name="tv_weight", value=f"{d.tv_weight:g}", tooltip=tip("tv_weight")),
+        ComboBox(name="optimizer", choices=OPTIMIZERS, value=d.optimizer, tooltip=tip("optimizer")),
+        ComboBox(name="init", choices=INIT_CHOICES, value=d.init, tooltip=tip("init")),
+        SpinBox(name="seed", value=d.seed, min=0, max=2**31 - 1, tooltip=tip("seed")),
+        SpinBox(name="scales", value=d.scales, min=1, max=8, tooltip=tip("scales")),
+        ComboBox(name="preserve_color", choices=PRESERVE_COLOR, value=d.preserve_color,
+                 tooltip=tip("preserve_color")),
+        ComboBox(name="weights", choices=(*WEIGHT_SOURCES, WEIGHTS_FILE), value=d.weights, tooltip=tip("weights")),
+        FileEdit(name="weights_file", label="weights file", mode="r", filter="*.pt *.pth *.bin"),
+        ComboBox(name="device", choices=[(DEVICE_LABELS.get(x, x), x) for x in ("auto", *available_devices())],
+                 tooltip=tip("device")),
+        SpinBox(name="preview_every", value=PREVIEW_EVERY, min=0, max=100_000, tooltip=tip("preview_every")),
+        SpinBox(name="tile_size", value=d.tile_size, min=0, max=1 << 16, tooltip=tip("tile_size")),
+        SpinBox(name="tile_overlap", value=d.tile_overlap, min=0, max=1 << 15, tooltip=tip("tile_overlap")),
+        LineEdit(name="scheduler", label="dask scheduler", value="",
+                 tooltip="whole stack: the address of a dask.distributed scheduler (e.g. tcp://10.0.0.5:8786) "
+                         "whose cluster stylises the stack in segments of slices; empty: this process"),
+        CheckBox(name="replace_previous", text="replace previous output", value=False,
+                 tooltip="the new result takes the place of this widget's last one (at its first "
+                         "preview) instead of landing on top of it"),
+        PushButton(name="run_button", text="Run"),
+        PushButton(name="stop_button", text="Stop", enabled=False),
+        PushButton(name="reuse_button", text="Use these settings", enabled=False,
+                   tooltip="set every control as for the selected result layer"),
+        PushButton(name="continue_button", text="Continue", enabled=False,
+                   tooltip="'steps' more steps from the selected result's image, with its settings"),
+        Label(name="status", value=""),
+    ]
 
 
 def params_from_widget(widget: StyleTransferWidget) -> StyleParams:
