@@ -4,6 +4,7 @@ has loaded (e.g. in the widget's preload thread), to estimate a plan's time with
 from __future__ import annotations
 
 import functools
+import threading
 import time
 
 import torch
@@ -14,13 +15,15 @@ from .plan import PassCost
 from .threads import ThreadTuner
 
 SIDES = (128, 256)  # timed sides: small enough to take a few seconds in all on a laptop CPU, two for the overhead
+_lock = threading.Lock()  # one calibration at a time: two side by side (two widgets) would time each other
 
 
 def calibrate(weights: str = "caffe", device: str = "auto", precision: str = "auto") -> PassCost:
     """The cost of a pass with the default layers, in the precision a run with these settings uses; cached
     per device and precision (the weights' values do not change the time)."""
     dev = resolve_device(device)
-    return _calibrated(weights, str(dev), use_bf16(precision, dev))
+    with _lock:
+        return _calibrated(weights, str(dev), use_bf16(precision, dev))
 
 
 @functools.lru_cache(maxsize=8)
