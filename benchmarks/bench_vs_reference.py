@@ -115,7 +115,7 @@ def main() -> None:
     params = StyleParams(size=args.size, device="cpu", preview_every=0, **options)
     wanted = [tuple(p.split(":")) for p in args.pairs.split(",")]
     refs = {(c, s): r for c, s, r in PAIRS}
-    bf16 = params.precision == "bf16" or (params.precision == "auto" and network.bf16_supported(torch.device("cpu")))
+    bf16 = network.use_bf16(params.precision, torch.device("cpu"))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}; params: {options or 'defaults'}; path: "
           f"{'bf16 (AVX512-BF16/AMX)' if bf16 else 'fp32'}, the bare pass too")

@@ -12,6 +12,7 @@ from superqt.utils import ensure_main_thread
 
 from .engine.params import PRESETS, StyleParams
 from .engine.plan import PassCost, make_plan
+from .layers import full_shape
 from .options import PRESET_LABELS, duration
 
 CALIBRATING = "calibrating…"
@@ -57,7 +58,7 @@ def estimate(params: StyleParams, content: Image, whole_stack: bool, cost: PassC
     """(seconds, text) of a run of ``params`` on ``content`` (its plane on screen, or the whole stack, cut to
     ``slices`` of its first axis): the text also gives each preset's time. ValueError when the settings
     cannot run."""
-    shape = (content.data[0] if content.multiscale else content.data).shape
+    shape = full_shape(content)
     shape = shape if whole_stack else shape[content.ndim - 2:]
     if whole_stack and slices is not None:
         shape = (max(0, min(slices[1], shape[0]) - slices[0]), *shape[1:])

@@ -83,6 +83,11 @@ def read_inputs(content: Image, style: Image, more: Sequence[Image], labels: Lab
     return RunInputs(content, style, content_data, styles, lab, about, init_image, slices, scheduler)
 
 
+def full_shape(layer: Layer) -> tuple[int, ...]:
+    """The shape of ``layer``'s data at full resolution (multiscale: its level 0)."""
+    return tuple((layer.data[0] if layer.multiscale else layer.data).shape)
+
+
 def _level(layer: Layer, size: int) -> np.ndarray | object:
     """The data the run reads: multiscale data's coarsest level whose long side is still at least
     ``size`` (else level 0); the data itself otherwise."""
@@ -107,7 +112,7 @@ def plane_at(layer: Layer, point: Sequence[float], size: int) -> tuple[np.ndarra
     resolution :func:`_level` and :func:`_step` pick for ``size``, and its index along the leading axes (of
     level 0)."""
     data = _level(layer, size)
-    full = (layer.data[0] if layer.multiscale else layer.data).shape
+    full = full_shape(layer)
     lead = layer.ndim - 2
     index = [int(np.clip(np.floor(p + 0.5), 0, f - 1)) for p, f in zip(layer.world_to_data(point)[:lead], full)]
     level_index = tuple(min(i * n // f, n - 1) for i, n, f in zip(index, data.shape, full))
@@ -133,7 +138,7 @@ def placement(content: Image, shape: Sequence[int], lead: int = 0, index: Sequen
     are the content's last leading axes, then (Y, X). A whole stack's result starts where the content does;
     one slice's result (``index``: the slice's index along all leading axes) sits at that slice."""
     plane = content.ndim - 2
-    full = np.asarray((content.data[0] if content.multiscale else content.data).shape[plane:plane + 2])
+    full = np.asarray(full_shape(content)[plane:plane + 2])
     pixel = np.asarray(content.scale[-2:], float)
     scale = pixel * full / np.asarray(shape[lead:lead + 2])
     # pixel edges, not centres, line up with the content's: both cover the same extent

@@ -19,7 +19,7 @@ from qtpy.QtWidgets import QSizePolicy, QWidget
 
 from .engine.params import OPTIMIZERS, PRESERVE_COLOR, PRESET_FIELDS, PRESETS, WEIGHT_SOURCES, StyleParams
 from .estimates import CALIBRATING, Calibrations, estimate
-from .layers import RunInputs, read_inputs
+from .layers import RunInputs, full_shape, read_inputs
 from .options import INIT_CHOICES, PRESET_LABELS, help_text
 from .plot import LossPlot
 from .reuse import continue_params, control_values
@@ -152,7 +152,7 @@ class StyleTransferWidget(Container):
         if not self.whole_stack.enabled:
             self.whole_stack.value = False
             return
-        n = int((content.data[0] if content.multiscale else content.data).shape[0])
+        n = full_shape(content)[0]
         self.slice_start.max, self.slice_stop.max = n - 1, n
         self.slice_start.value, self.slice_stop.value = 0, n
 
