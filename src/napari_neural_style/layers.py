@@ -60,7 +60,6 @@ def read_inputs(content: Image, style: Image, more: Sequence[Image], labels: Lab
     ``whole_stack``, nothing read yet, cut to ``slices`` (start, stop) of its first leading axis), ``more``
     styles' planes after the style, and the labels' plane (or stack). ``scheduler``: a dask scheduler's
     address for a whole-stack run, "" for this process. ValueError for a bad range."""
-    content_data, content_index = plane_at(content, point, size)
     style_plane, style_index = plane_at(style, point, size)
     more = [layer for layer in more if layer is not content and layer is not style]
     styles = [style_plane] + [plane_at(layer, point, size)[0] for layer in more]
@@ -70,6 +69,7 @@ def read_inputs(content: Image, style: Image, more: Sequence[Image], labels: Lab
             Slices.window(content_data, content.ndim - 2, slices)  # the range's check, nothing read
             slices = None if tuple(slices) == (0, np.shape(content_data)[0]) else tuple(int(v) for v in slices)
     else:
+        content_data, content_index = plane_at(content, point, size)
         slices, scheduler = None, ""
     lab = None
     if labels is not None:
