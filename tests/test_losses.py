@@ -28,6 +28,22 @@ def test_gram_is_float32_symmetric_psd(feats):
     assert torch.linalg.eigvalsh(g.double()).min() > -1e-6
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("guided", [False, True])
+def test_gram_gradient_is_autograds(feats, layout, guided):
+    """The one-product backward gives what autograd gives for F Fᵀ (any upstream gradient, either layout)."""
+    weight = torch.from_numpy(np.random.default_rng(1).standard_normal((2, 5, 5)).astype(np.float32))
+    guide = torch.rand(2, 1, 4, 6, generator=torch.Generator().manual_seed(2)) if guided else None
+    ours = feats.clone(memory_format=layout).requires_grad_(True)
+    (gram(ours, guide) * weight).sum().backward()
+    plain = feats.clone().requires_grad_(True)
+    f = plain if guide is None else plain * guide
+    mass = 4 * 6 if guide is None else guide.square().sum(dim=(1, 2, 3)).clamp_min(1.0)[:, None, None]
+    n, c = f.shape[:2]
+    ((torch.bmm(f.reshape(n, c, -1), f.reshape(n, c, -1).transpose(1, 2)) / (c * mass)) * weight).sum().backward()
+    torch.testing.assert_close(ours.grad, plain.grad)
+
+
 def test_gram_guide_of_ones_equals_unguided(feats):
     one = feats[:1]
     torch.testing.assert_close(gram(one, torch.ones(1, 1, 4, 6)), gram(one))

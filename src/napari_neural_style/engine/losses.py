@@ -24,7 +24,22 @@ def gram(features: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Ten
         g = guide.float().reshape(n, h * w, 1)
         f = f * g.to(f.dtype)
         mass = g.square().sum(dim=1, keepdim=True).clamp_min(1.0)
-    return torch.bmm(f.transpose(1, 2), f).float() / (c * mass)
+    return _SelfProduct.apply(f).float() / (c * mass)
+
+
+class _SelfProduct(torch.autograd.Function):
+    """fᵀf of (N, P, C) ``f``, with the gradient f·(dG + dGᵀ) in one product: autograd would take one per
+    operand (both are ``f``) and then add the two (N, P, C) gradients (profiled: ~6 % of a step)."""
+
+    @staticmethod
+    def forward(ctx, f: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(f)
+        return torch.bmm(f.transpose(1, 2), f)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (f,) = ctx.saved_tensors
+        return torch.bmm(f, (grad + grad.transpose(1, 2)).to(f.dtype))
 
 
 def style_loss(grams: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],
