@@ -24,7 +24,7 @@ def stylize_lazy(content: object, style: np.ndarray | Sequence[np.ndarray], para
     Nothing runs until chunks are computed; each chunk is stylised on its own, reading only its content
     slices, so any subset can be computed, in any order, on any dask scheduler. Chained modes (``stack_init``
     "flow", "previous"): chunk k > 0 first stylises slice k − 1 from scratch, then slice k chained from it,
-    and keeps slice k (about 1.5× an independent slice's work at the default ``stack_steps``); neighbouring
+    and keeps slice k (about 2× an independent slice's work at the default ``stack_steps``); neighbouring
     chunks are therefore coherent but not equal to a one-process run. "independent" chunks equal it.
     Intensity limits are fixed when this is called (see :func:`.slices.stack_limits`).
     """
