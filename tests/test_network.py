@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -59,6 +60,15 @@ def test_architecture_is_torchvisions_vgg19(random_vgg):
     assert [type(m) for m in ours] == [type(m) for m in random_vgg]
     assert [str(m) for m in ours] == [str(m) for m in random_vgg]  # kernel, padding, stride, in-place
     assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in random_vgg.state_dict().items()}
+
+
+def test_network_first_loaded_for_inference_still_trains():
+    """``extract`` (scoring) loads the cached network in inference mode; a run after it takes gradients."""
+    network._load_cached.cache_clear()
+    network.extract(np.zeros((32, 32, 3), np.float32), ("relu1_1",))
+    x = torch.rand(1, 3, 32, 32, requires_grad=True)
+    network.Extractor(("relu1_1",))(x)["relu1_1"].sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
 
 
 def test_caffe_network_loads_without_importing_torchvision():

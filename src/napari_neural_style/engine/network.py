@@ -79,8 +79,8 @@ class Extractor:
         vgg, self.norm = load_network(weights, self.device)
         self.features = Features(vgg, layers, pooling)
         self.channels_last = self.device.type != "mps"
-        if self.channels_last:
-            with _lock:  # the cached network's parameters are shared: one thread converts them at a time
+        if self.channels_last:  # the cached network's parameters are shared: one thread converts them at a
+            with _lock, torch.inference_mode(False):  # time, never into inference tensors (see load_network)
                 self.features = self.features.to(memory_format=torch.channels_last)
         self.bf16 = bf16
 
@@ -151,7 +151,8 @@ def load_network(weights: str, device: torch.device) -> tuple[nn.Sequential, Nor
     """The full VGG19 ``features`` (eval, no grads) and its normaliser, cached per (source, device)."""
     _avoid_llvm_clash()
     key = str(Path(weights).expanduser().resolve()) if weights not in ("caffe", "torchvision") else weights
-    with _lock:
+    # never as inference tensors (e.g. first loaded by ``extract``): the cached network must serve training too
+    with _lock, torch.inference_mode(False):
         return _load_cached(key, str(device))
 
 
