@@ -107,3 +107,24 @@ def test_make_params():
         make_params(colour_weight=1.0)
     with pytest.raises(ValueError, match="steps must be between"):
         make_params(base, steps=0)
+
+
+@pytest.mark.parametrize(("size", "factor"), [(64, 0.5), (256, 0.5), (384, 0.75), (512, 1.0), (2048, 1.0)])
+def test_content_weight_follows_size_below_512(size, factor):
+    assert StyleParams(size=size, content_weight=2.0).size_content_weight == pytest.approx(2.0 * factor)
+
+
+def test_objective_weighs_content_by_size():
+    """The content term is the one scaled: style and image terms (temporal, tv) keep their weights."""
+    import torch
+
+    from napari_neural_style.engine.objective import Objective
+
+    feats = {k: torch.rand(1, 4, 6, 6) for k in StyleParams().style_layers + StyleParams().content_layers}
+    targets = {0: {k: torch.rand(1, 4, 4) for k in StyleParams().style_layers}}
+    content = {k: torch.rand(1, 4, 6, 6) for k in StyleParams().content_layers}
+    rgb = torch.rand(1, 3, 24, 24)
+    small, large = (Objective(StyleParams(size=size, tv_weight=1.0), targets, content)(feats, rgb) for size in (256, 512))
+    assert float(small["content"]) == pytest.approx(0.5 * float(large["content"]))
+    assert float(small["style"]) == pytest.approx(float(large["style"]))
+    assert float(small["tv"]) == pytest.approx(float(large["tv"]))

@@ -51,7 +51,7 @@ class Objective:
                         torch.zeros((), device=rgb.device))
         terms = {"style": p.style_weight * style}
         if p.content_weight:
-            terms["content"] = p.content_weight * content_loss({k: feats[k] for k in p.content_layers},
+            terms["content"] = p.size_content_weight * content_loss({k: feats[k] for k in p.content_layers},
                                                                self.content)
         terms.update((name, term(rgb)) for name, term in self.image_terms.items())
         return terms
