@@ -4,8 +4,10 @@ For each pair of ``shared/reference/neural-style`` (1000 L-BFGS iterations at 51
 (reading the files, loading the network, targets, every step, the output image), the same expressed in *passes*
 = time / one bare VGG19 forward+backward at the output's size measured in this same process around the run
 (so machine load affects both alike; also as CPU time of this process, which another process's load on a
-shared machine disturbs less, most so with ``--threads 1``), and the style and content scores of ``score.py`` for ours and for the
-reference (lower is better for both). Saves a grid, ours beside the reference, as ``benchmarks/vs_reference.png``.
+shared machine disturbs less, most so with ``--threads 1``); *process passes* add what a fresh process spends
+before any of that (starting Python and importing torch and the plugin, timed once in a child process), as
+the CLI does; and the style and content scores of ``score.py`` for ours and for the reference (lower is better
+for both). Saves a grid, ours beside the reference, as ``benchmarks/vs_reference.png``.
 
     python benchmarks/bench_vs_reference.py [--size 512] [--pairs tubingen:starry_night,...] [-- KEY=VALUE ...]
 
@@ -18,6 +20,7 @@ import argparse
 import ast
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -54,6 +57,13 @@ def bare_passes(shape: tuple[int, int], n: int, bf16: bool) -> tuple[list[float]
         sum(o.sum() for o in out.values()).backward()
         times.append(time.perf_counter() - start)
     return times[1:], (time.process_time() - cpu) / n
+
+
+def startup_seconds() -> float:
+    """Wall seconds of a fresh Python process that imports torch and the plugin, as the CLI's start."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import torch, napari_neural_style.cli"], check=True)
+    return time.perf_counter() - start
 
 
 def run_ours(content: Path, style: Path, params: StyleParams) -> tuple[np.ndarray, float, float]:
@@ -119,7 +129,10 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}; params: {options or 'defaults'}; path: "
           f"{'bf16 (AVX512-BF16/AMX)' if bf16 else 'fp32'}, the bare pass too")
-    print(f"{'pair':<26}{'wall s':>8}{'bare s':>8}{'passes':>8}{'cpu':>6}{'style':>9}{'ref':>8}{'content':>9}{'ref':>8}  ok")
+    startup = startup_seconds()
+    print(f"a fresh process's start (Python, torch and plugin imports): {startup:.2f} s")
+    print(f"{'pair':<26}{'wall s':>8}{'bare s':>8}{'passes':>8}{'cpu':>6}{'process':>8}{'style':>9}{'ref':>8}"
+          f"{'content':>9}{'ref':>8}  ok")
     rows, all_ok = [], True
     for content_name, style_name in wanted:
         content = SHARED / "images" / "content" / f"{content_name}.jpg"
@@ -135,7 +148,8 @@ def main() -> None:
         passes = seconds / bare
         ok = s_ours <= s_ref and c_ours <= c_ref
         all_ok &= ok
-        print(f"{content_name + ' x ' + style_name:<26}{seconds:8.1f}{bare:8.2f}{passes:8.1f}{cpu_seconds / bare_cpu:6.1f}{s_ours:9.4f}"
+        print(f"{content_name + ' x ' + style_name:<26}{seconds:8.1f}{bare:8.2f}{passes:8.1f}{cpu_seconds / bare_cpu:6.1f}"
+              f"{(seconds + startup) / bare:8.1f}{s_ours:9.4f}"
               f"{s_ref:8.4f}{c_ours:9.3f}{c_ref:8.3f}  {'yes' if ok else 'no'}   load {os.getloadavg()[0]:.1f}",
               flush=True)
         rows.append((out, ref, f"ours: {passes:.0f} passes, style {s_ours:.4f}, content {c_ours:.3f}",

@@ -93,8 +93,8 @@ def test_schedule_sums_to_steps_coarsest_first(steps, scales, scale_steps):
 
 
 def test_schedule_shares():
-    assert StyleParams().schedule == [(0.25, 50), (0.5, 20), (1.0, 10)]  # the defaults: 80 steps
-    assert StyleParams(steps=180, scales=3).schedule == [(0.25, 112), (0.5, 45), (1.0, 23)]
+    assert StyleParams().schedule == [(0.25, 40), (0.5, 15), (1.0, 10)]  # the defaults: 65 steps
+    assert StyleParams(steps=180, scales=3).schedule == [(0.25, 111), (0.5, 42), (1.0, 27)]
     assert [s for _, s in StyleParams(steps=100, scales=3, scale_steps=(1, 1, 8)).schedule] == [10, 10, 80]
     assert StyleParams(steps=50, scales=1).schedule == [(1.0, 50)]
 

@@ -31,7 +31,7 @@ MIN_TILE = 32
 PRESET_FIELDS = ("size", "steps", "scales")
 PRESETS: dict[str, dict[str, int]] = {
     "quick": {"size": 256, "steps": 60, "scales": 2},
-    "balanced": {"size": 512, "steps": 80, "scales": 3},
+    "balanced": {"size": 512, "steps": 65, "scales": 3},
     "best": {"size": 1024, "steps": 180, "scales": 3},
 }
 
@@ -60,7 +60,7 @@ class StyleParams:
     """
 
     size: int = 512
-    steps: int = 80
+    steps: int = 65
     style_weight: float = 7.5
     content_weight: float = 1.0
     tv_weight: float = 0.0
@@ -85,7 +85,7 @@ class StyleParams:
     contrast_limits: tuple[float, float] | None = None
     preview_every: int = 10
     stack_init: str = "flow"
-    stack_steps: float = 0.275
+    stack_steps: float = 0.34
     temporal_weight: float = 5.0
     tile_size: int = 1024
     tile_overlap: int = 64
@@ -194,10 +194,10 @@ class StyleParams:
 
 def _default_split(n: int) -> tuple[float, ...]:
     """Default share of steps per scale, coarsest first (tuned with benchmarks/bench_vs_reference.py: most
-    steps where a step is cheap, but the finest scale's 10 steps are worth keeping: 50/20/10 of 80 steps at
-    128/256/512 px cost 22-24 full-size passes in all, network load included; 50/30/10, 50/25/10, 40/25/10,
-    40/20/10 and 60/15/10 were measured too)."""
-    return {1: (1.0,), 2: (0.6, 0.4), 3: (5 / 8, 2 / 8, 1 / 8)}.get(n) or tuple([0.5 / (n - 2)] * (n - 2) + [0.3, 0.2])
+    steps where a step is cheap, but the finest scale's 10 steps are worth keeping: 40/15/10 of 65 steps at
+    128/256/512 px cost 20-21 full-size passes, network load included, 22-24 with a fresh process's start;
+    50/30/10, 50/25/10, 50/20/10, 50/20/9, 40/25/10, 40/20/10, 30/20/10 and 60/15/10 were measured too)."""
+    return {1: (1.0,), 2: (0.6, 0.4), 3: (8 / 13, 3 / 13, 2 / 13)}.get(n) or tuple([0.5 / (n - 2)] * (n - 2) + [0.3, 0.2])
 
 
 def _check_int(params: StyleParams, name: str, lo: int, hi: int) -> None:
