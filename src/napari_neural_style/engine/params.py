@@ -177,9 +177,10 @@ class StyleParams:
     def size_content_weight(self) -> float:
         """``content_weight`` × size / 512 between 256 and 512 px (× ½ below, × 1 above). At one weight a
         smaller output came out less stylised: style error 0.060 / 0.058 / 0.054 / 0.050 at 256 / 296 / 384 /
-        512 px (mean of the four reference pairs, ``bench_vs_reference.py --size``, default schedule); so
-        scaled it stays level, 0.047 / 0.049 / 0.047 / 0.050, and a quick look at 256 px shows the
-        stylisation of the 512-px result. Not measured beyond that range: held constant there."""
+        512 px (mean of the four reference pairs, ``bench_vs_reference.py --size``, 80 steps); so scaled it
+        stays level, 0.047 / 0.049 / 0.047 / 0.050 (0.050 / 0.050 / 0.051 / 0.052 with today's 65 steps), and
+        a quick look at 256 px shows the stylisation of the 512-px result. Not measured beyond that range:
+        held constant there."""
         return self.content_weight * min(1.0, max(0.5, self.size / 512))
 
     def to_dict(self) -> dict[str, Any]:
