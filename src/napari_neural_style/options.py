@@ -23,8 +23,8 @@ PRESET_LABELS = {"quick": "quick look", "balanced": "balanced", "best": "best"}
 OPTIONS: dict[str, Option] = {
     "size": Option("long side of the output in pixels"),
     "steps": Option("optimiser steps over all scales"),
-    "style_weight": Option("style loss weight, e.g. 10 to 1000"),
-    "content_weight": Option("content loss weight"),
+    "style_weight": Option("style loss weight: higher, more stylised"),
+    "content_weight": Option("content loss weight at 512 px and more; × size/512 between 256 and 512 px, × ½ below"),
     "tv_weight": Option("smoothness (total variation) loss weight, e.g. 1e-3"),
     "optimizer": Option("optimiser: L-BFGS (few sharp steps) or Adam", OPTIMIZERS),
     "init": Option("start from the content or from noise", INIT_CHOICES),
