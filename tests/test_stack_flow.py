@@ -9,7 +9,7 @@ from napari_neural_style import StyleParams, stylize, stylize_steps
 
 RNG = np.random.default_rng(11)
 STYLE = (RNG.random((48, 48, 3)) * 255).astype(np.uint8)
-RUN = {"size": 64, "steps": 16, "scales": 1, "preview_every": 0}
+RUN = {"size": 64, "steps": 16, "scales": 1, "preview_every": 0, "stack_steps": 5 / 16}  # 5 steps a chained slice
 SHIFT = 4  # pixels a frame
 
 

@@ -55,7 +55,7 @@ def test_presets_with_honest_time_estimates(docked, qtbot):
     viewer, widget = docked({"a": (data.astronaut()[::4, ::4], {}), "b": (data.hubble_deep_field()[::16, ::16], {})},
                             "a", "b")
     controls = lambda: tuple(widget[name].value for name in ("size", "steps", "scales"))  # noqa: E731
-    assert widget.preset.value == "quick" and controls() == (256, 60, 2)
+    assert widget.preset.value == "quick" and controls() == (256, 57, 3)
     assert widget.estimate.value == "calibrating…" and widget.estimate_seconds is None
     qtbot.waitUntil(lambda: widget.estimate_seconds is not None, timeout=RUN_TIMEOUT_MS)
     quick = widget.estimate_seconds
@@ -136,7 +136,8 @@ def test_loss_plot_follows_the_run(viewer_widget, qtbot):
     steps, total = plot.curves["total"].getData()
     assert list(steps) == list(range(1, 11)) and np.isfinite(total).all()
     assert plot.native.getPlotItem().ctrl.logYCheck.isChecked()
-    assert [mark.value() for mark in plot.marks] == [StyleParams(steps=10, scales=2).schedule[0][1] + 0.5]
+    first_scale = StyleParams(size=widget.size.value, steps=10, scales=2).schedule[0][1]
+    assert [mark.value() for mark in plot.marks] == [first_scale + 0.5]
     widget.run_button.clicked.emit()  # a new run starts a new plot
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
     assert len(plot.curves["total"].getData()[0]) == 10

@@ -22,7 +22,7 @@ PRESET_LABELS = {"quick": "quick look", "balanced": "balanced", "best": "best"}
 
 OPTIONS: dict[str, Option] = {
     "size": Option("long side of the output in pixels"),
-    "steps": Option("optimiser steps over all scales"),
+    "steps": Option("optimiser steps over all scales (below 512 px the finest scale takes a larger share)"),
     "style_weight": Option("style loss weight: higher, more stylised"),
     "content_weight": Option("content loss weight at 512 px and more; × size/512 between 256 and 512 px, × ½ below"),
     "tv_weight": Option("smoothness (total variation) loss weight, e.g. 1e-3"),

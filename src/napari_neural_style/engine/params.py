@@ -25,13 +25,14 @@ POOLINGS = ("max", "avg")
 PRECISIONS = ("auto", "fp32", "bf16")
 INTENSITY_RULES = ("dtype", "percentile")
 STACK_INITS = ("flow", "previous", "independent")
+FINE_SIZE = 512  # the output size the defaults are tuned at; below it the content weight and finest steps follow size
 MIN_TILE = 32
 # Named starting points, setting PRESET_FIELDS (everything else stays as it is): a look at the style in
 # seconds, the default result, and a larger one with more steps at every scale.
 PRESET_FIELDS = ("size", "steps", "scales")
 PRESETS: dict[str, dict[str, int]] = {
-    "quick": {"size": 256, "steps": 60, "scales": 2},
-    "balanced": {"size": 512, "steps": 65, "scales": 3},
+    "quick": {"size": 256, "steps": 57, "scales": 3},
+    "balanced": {"size": 512, "steps": 57, "scales": 3},
     "best": {"size": 1024, "steps": 180, "scales": 3},
 }
 
@@ -40,13 +41,13 @@ PRESETS: dict[str, dict[str, int]] = {
 class StyleParams:
     """Everything that defines a run; validated on construction.
 
-    ``size`` is the output's long side in pixels (below 512 px the content weight is scaled down with it, see
-    :attr:`size_content_weight`); ``steps`` the total number of optimiser steps over all
-    scales. ``scales`` coarse-to-fine levels (each half the side of the next) share the steps as
-    ``scale_steps`` fractions (coarsest first). ``weights`` is ``"caffe"`` (default, the original VGG19 of
-    Gatys et al.), ``"torchvision"`` or a path to a local state dict. ``style_blend`` weighs several
-    style images; ``style_scale`` resizes the style relative to the output. ``preview_every`` sets how
-    often a preview image is yielded (0: only at the end).
+    ``size`` is the output's long side in pixels (below 512 px the content weight is scaled down with it,
+    :attr:`size_content_weight`, and the finest scale takes a larger share of the steps, :attr:`fine_boost`);
+    ``steps`` the total number of optimiser steps over all scales. ``scales`` coarse-to-fine levels (each
+    half the side of the next) share the steps as ``scale_steps`` fractions (coarsest first). ``weights``
+    is ``"caffe"`` (default, the original VGG19 of Gatys et al.), ``"torchvision"`` or a path to a local
+    state dict. ``style_blend`` weighs several style images; ``style_scale`` resizes the style relative to
+    the output. ``preview_every`` sets how often a preview image is yielded (0: only at the end).
 
     Stacks (content with leading z/t axes) run slice by slice in C order. ``stack_init="flow"`` (default)
     starts each slice after the first from the previous slice's result warped along the optical flow
@@ -60,7 +61,7 @@ class StyleParams:
     """
 
     size: int = 512
-    steps: int = 65
+    steps: int = 57
     style_weight: float = 7.5
     content_weight: float = 1.0
     tv_weight: float = 0.0
@@ -85,7 +86,7 @@ class StyleParams:
     contrast_limits: tuple[float, float] | None = None
     preview_every: int = 10
     stack_init: str = "flow"
-    stack_steps: float = 0.34
+    stack_steps: float = 0.39
     temporal_weight: float = 5.0
     tile_size: int = 1024
     tile_overlap: int = 64
@@ -163,25 +164,40 @@ class StyleParams:
 
     @property
     def schedule(self) -> list[tuple[float, int]]:
-        """(fraction of ``size``, steps) per scale, coarsest first; every scale gets at least one step."""
+        """(fraction of ``size``, steps) per scale, coarsest first, ``steps`` in all; every scale gets at least
+        one step. Below 512 px the finest scale's share is :attr:`fine_boost` times larger, taken from the
+        coarser scales in proportion."""
         n = min(self.scales, self.steps)
         fractions = self.scale_steps if self.scale_steps and n == self.scales else _default_split(n)
-        total = sum(fractions)
-        steps = [max(1, int(round(self.steps * f / total))) for f in fractions]
+        shares = [f / sum(fractions) for f in fractions]
+        if n > 1 and shares[-1] < 1:
+            fine = min(1.0, shares[-1] * self.fine_boost)
+            shares = [s * (1 - fine) / (1 - shares[-1]) for s in shares[:-1]] + [fine]
+        steps = [max(1, int(round(self.steps * s))) for s in shares]
         steps[-1] = max(1, self.steps - sum(steps[:-1]))
         while sum(steps) > self.steps:  # rounding gave too many: take them from the largest share
             steps[steps.index(max(steps))] -= 1
         return [(0.5 ** (n - 1 - i), s) for i, s in enumerate(steps)]
 
     @property
+    def fine_boost(self) -> float:
+        """512 / ``size`` between 256 and 512 px (2 below, 1 above): the factor on the finest scale's share of
+        the steps in :attr:`schedule`. Its steps are the ones the result depends on (the upsampled coarser
+        result is blurred, and every layer's style error starts there several times above where the coarser
+        scale left it), and below 512 px a step there costs less (∝ pixels) than at 512. At 296 px
+        (tubingen × starry night, content weights 0.98 / 1 / 1.02) 40/5/12 → 32/4/21 steps took style
+        0.047-0.048 → 0.041-0.042 and content 0.95 → 0.79-0.80, in 1.35 × the time."""
+        return min(2.0, max(1.0, FINE_SIZE / self.size))
+
+    @property
     def size_content_weight(self) -> float:
-        """``content_weight`` × size / 512 between 256 and 512 px (× ½ below, × 1 above). At one weight a
-        smaller output came out less stylised: style error 0.060 / 0.058 / 0.054 / 0.050 at 256 / 296 / 384 /
-        512 px (mean of the four reference pairs, ``bench_vs_reference.py --size``, 80 steps); so scaled it
-        stays level, 0.047 / 0.049 / 0.047 / 0.050 (0.050 / 0.050 / 0.051 / 0.052 with today's 65 steps), and
-        a quick look at 256 px shows the stylisation of the 512-px result. Not measured beyond that range:
-        held constant there."""
-        return self.content_weight * min(1.0, max(0.5, self.size / 512))
+        """``content_weight`` × size / 512 between 256 and 512 px (× ½ below, × 1 above). At one weight and
+        one schedule a smaller output came out less stylised: style error 0.060 / 0.058 / 0.054 / 0.050 at
+        256 / 296 / 384 / 512 px (mean of the four reference pairs, ``bench_vs_reference.py --size``, 80
+        steps); scaled, 0.047 / 0.049 / 0.047 / 0.050. With the finest scale's larger share below 512 px
+        (:attr:`fine_boost`) smaller outputs are now a little more stylised (see the README's numbers). Not
+        measured beyond that range: held constant there."""
+        return self.content_weight * min(1.0, max(0.5, self.size / FINE_SIZE))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-friendly values (tuples as lists), e.g. for layer metadata."""
@@ -194,11 +210,15 @@ class StyleParams:
 
 
 def _default_split(n: int) -> tuple[float, ...]:
-    """Default share of steps per scale, coarsest first (tuned with benchmarks/bench_vs_reference.py: most
-    steps where a step is cheap, but the finest scale's 10 steps are worth keeping: 40/15/10 of 65 steps at
-    128/256/512 px cost 20-21 full-size passes, network load included, 22-24 with a fresh process's start;
-    50/30/10, 50/25/10, 50/20/10, 50/20/9, 40/25/10, 40/20/10, 30/20/10 and 60/15/10 were measured too)."""
-    return {1: (1.0,), 2: (0.6, 0.4), 3: (8 / 13, 3 / 13, 2 / 13)}.get(n) or tuple([0.5 / (n - 2)] * (n - 2) + [0.3, 0.2])
+    """Default share of steps per scale, coarsest first: 40/5/12 of 57 steps at 128/256/512 px. Most steps
+    where a step is cheap, a few at 256 px, and the finest scale's, which count most
+    (:attr:`StyleParams.fine_boost`). Tuned with ``benchmarks/bench_vs_reference.py`` at content weights 0.98, 1 and 1.02 (the
+    scores move by up to ±8 % with so small a change, so one run per schedule does not rank them): 40/5/12
+    cost 20 passes in the process, every pair better than the reference by at least 3.7 % in all twelve
+    runs, against 21.6 and 0.1 % for the former 40/15/10; 40/5/11, 40/10/11, 30/10/11, 20/10/12, 40/2/12,
+    50/5/11, 50/3/12 and 50/5/12 (3.5 %, for ten more coarse steps: +0.9 s) were measured too."""
+    return {1: (1.0,), 2: (0.6, 0.4), 3: (40 / 57, 5 / 57, 12 / 57)}.get(n) or tuple(
+        [0.5 / (n - 2)] * (n - 2) + [0.3, 0.2])
 
 
 def _check_int(params: StyleParams, name: str, lo: int, hi: int) -> None:
