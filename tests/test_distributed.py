@@ -126,7 +126,10 @@ def _wait_idle(client: Client, timeout: float = 120) -> None:
 
 def test_an_interrupted_run_resumes_with_only_the_missing_segments(client, tmp_path):
     store = str(tmp_path / "r.zarr")
-    params = StyleParams(**INDEPENDENT)
+    # slices slow enough (~0.3 s) that segments are still queued when the first is in: with INDEPENDENT's
+    # 3 steps all six could finish before the interrupt reached the scheduler (seen once in CI)
+    slow = {**INDEPENDENT, "steps": 30}
+    params = StyleParams(**slow)
     run = stylize_steps(STACK, STYLE, params, client=client, segment=1, store=store)
     for p in run:
         if p.stack is not None:
@@ -137,15 +140,15 @@ def test_an_interrupted_run_resumes_with_only_the_missing_segments(client, tmp_p
     missing = np.flatnonzero(~done)
     assert 1 <= done.sum() < len(STACK), done
     with get_task_stream(client) as stream:
-        out = stylize(STACK, STYLE, client=client, segment=1, store=store, **INDEPENDENT)
+        out = stylize(STACK, STYLE, client=client, segment=1, store=store, **slow)
     ran = segment_tasks(stream.data)
     assert ran == [(k, k + 1) for k in missing]  # only the missing slices' segments, nothing twice
-    np.testing.assert_allclose(out.compute(), stylize(STACK, STYLE, **INDEPENDENT), atol=ATOL)
+    np.testing.assert_allclose(out.compute(), stylize(STACK, STYLE, **slow), atol=ATOL)
     with get_task_stream(client) as stream:
-        stylize(STACK, STYLE, client=client, store=store, **INDEPENDENT)
+        stylize(STACK, STYLE, client=client, store=store, **slow)
     assert segment_tasks(stream.data) == []  # all done: nothing runs
     with pytest.raises(ValueError, match=r"other params, params\.steps"):
-        stylize(STACK, STYLE, client=client, store=store, **{**INDEPENDENT, "steps": 2})
+        stylize(STACK, STYLE, client=client, store=store, **{**slow, "steps": 2})
 
 
 def test_cli_scheduler_store_and_slices(client, tmp_path):
