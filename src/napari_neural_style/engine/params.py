@@ -187,7 +187,7 @@ class StyleParams:
         scale left it), and below 512 px a step there costs less (∝ pixels) than at 512. At 296 px
         (tubingen × starry night, content weights 0.98 / 1 / 1.02) 40/5/12 → 32/4/21 steps took style
         0.047-0.048 → 0.041-0.042 and content 0.95 → 0.79-0.80, in 1.35 × the time."""
-        return min(2.0, max(1.0, FINE_SIZE / self.size))
+        return 1.0 / self._size_factor
 
     @property
     def size_content_weight(self) -> float:
@@ -197,7 +197,12 @@ class StyleParams:
         steps); scaled, 0.047 / 0.049 / 0.047 / 0.050. With the finest scale's larger share below 512 px
         (:attr:`fine_boost`) smaller outputs are now a little more stylised (see the README's numbers). Not
         measured beyond that range: held constant there."""
-        return self.content_weight * min(1.0, max(0.5, self.size / FINE_SIZE))
+        return self.content_weight * self._size_factor
+
+    @property
+    def _size_factor(self) -> float:
+        """size / 512 between ½ and 1: both size rules above follow it (one shrinks, one grows by it)."""
+        return min(1.0, max(0.5, self.size / FINE_SIZE))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-friendly values (tuples as lists), e.g. for layer metadata."""
@@ -212,11 +217,12 @@ class StyleParams:
 def _default_split(n: int) -> tuple[float, ...]:
     """Default share of steps per scale, coarsest first: 40/5/12 of 57 steps at 128/256/512 px. Most steps
     where a step is cheap, a few at 256 px, and the finest scale's, which count most
-    (:attr:`StyleParams.fine_boost`). Tuned with ``benchmarks/bench_vs_reference.py`` at content weights 0.98, 1 and 1.02 (the
-    scores move by up to ±8 % with so small a change, so one run per schedule does not rank them): 40/5/12
-    cost 20 passes in the process, every pair better than the reference by at least 3.7 % in all twelve
-    runs, against 21.6 and 0.1 % for the former 40/15/10; 40/5/11, 40/10/11, 30/10/11, 20/10/12, 40/2/12,
-    50/5/11, 50/3/12 and 50/5/12 (3.5 %, for ten more coarse steps: +0.9 s) were measured too."""
+    (:attr:`StyleParams.fine_boost`). Tuned with ``benchmarks/bench_vs_reference.py`` at content weights
+    0.98, 1 and 1.02 (the scores move by up to ±8 % with so small a change, so one run per schedule does not
+    rank them): 40/5/12 cost 20 passes in the process, every pair better than the reference by at least
+    3.7 % in all twelve runs, against 21.6 and 0.1 % for the former 40/15/10; 40/5/11, 40/10/11, 30/10/11,
+    20/10/12, 40/2/12, 50/5/11, 50/3/12 and 50/5/12 (3.5 %, for ten more coarse steps: +0.9 s) were measured
+    too."""
     return {1: (1.0,), 2: (0.6, 0.4), 3: (40 / 57, 5 / 57, 12 / 57)}.get(n) or tuple(
         [0.5 / (n - 2)] * (n - 2) + [0.3, 0.2])
 
