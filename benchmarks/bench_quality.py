@@ -42,9 +42,9 @@ from bench_vs_reference import SHARED, bare_passes, parse_options, run_ours  # n
 
 from napari_neural_style import StyleParams  # noqa: E402
 from napari_neural_style.engine import network  # noqa: E402
-from napari_neural_style.engine.params import STYLE_LAYERS  # noqa: E402
 
 CONTENT_LAYER = "relu4_2"
+SCORE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")  # Gatys' five, whatever the run uses
 # (content, style, reference output or None); contents from scikit-image are named skimage:NAME
 PAIRS = (
     ("tubingen", "starry_night", "tubingen_starry"),
@@ -135,23 +135,23 @@ def scores(out: np.ndarray, content: Path, style: Path) -> dict[str, float]:
     """Every score of one output (Y, X, 3) in [0, 1]; lower is better for all."""
     shape = out.shape[:2]
     c = load(content, shape, resample=Image.LANCZOS)
-    layers = STYLE_LAYERS + (CONTENT_LAYER,)
+    layers = SCORE_LAYERS + (CONTENT_LAYER,)
     fo, fc = network.extract(out, layers), network.extract(c, (CONTENT_LAYER,))
     result = {"content": float((fo[CONTENT_LAYER] - fc[CONTENT_LAYER]).double().square().sum()
                                / fc[CONTENT_LAYER].double().square().sum())}
     result["edges"] = 1.0 - edge_correlation(out, c)
     for name, resample in FILTERS.items():
         s = load(style, long_side=max(shape), resample=resample)
-        fs = network.extract(s, STYLE_LAYERS)
+        fs = network.extract(s, SCORE_LAYERS)
         result[f"colour {name}"] = 1000 * sliced(torch.from_numpy(out.reshape(-1, 3)),
                                                  torch.from_numpy(s.reshape(-1, 3)), 0)[0]
         rel = []
-        for i, layer in enumerate(STYLE_LAYERS):
+        for i, layer in enumerate(SCORE_LAYERS):
             sw, var = sliced(rows(fo[layer]), rows(fs[layer]), 1 + i)
             rel.append(sw / max(var, 1e-12))
         result[f"feat {name}"] = float(np.mean(rel))
         result[f"gram {name}"] = float(np.mean([
-            float((gram(fo[k]) - gram(fs[k])).square().sum() / gram(fs[k]).square().sum()) for k in STYLE_LAYERS]))
+            float((gram(fo[k]) - gram(fs[k])).square().sum() / gram(fs[k]).square().sum()) for k in SCORE_LAYERS]))
     return result
 
 
