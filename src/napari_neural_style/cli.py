@@ -272,7 +272,7 @@ def _report(args: argparse.Namespace, line: str) -> None:
 
 def _read_init(value: str) -> np.ndarray:
     if not Path(value).is_file():
-        raise CliError(f"--init {value}: use content, noise or the path of an existing image")
+        raise CliError(f"--init {value}: use palette, content, noise or the path of an existing image")
     return read_image(Path(value), "init")
 
 

@@ -17,7 +17,7 @@ class Option:
     choices: tuple[str, ...] | None = None
 
 
-INIT_CHOICES = ("content", "noise")  # plus "image" with an image given (the CLI: a path)
+INIT_CHOICES = ("palette", "content", "noise")  # plus "image" with an image given (the CLI: a path)
 PRESET_LABELS = {"quick": "quick look", "balanced": "balanced", "best": "best"}
 
 OPTIONS: dict[str, Option] = {
@@ -27,7 +27,8 @@ OPTIONS: dict[str, Option] = {
     "content_weight": Option("content loss weight at 512 px and more; × size/512 between 256 and 512 px, × ½ below"),
     "tv_weight": Option("smoothness (total variation) loss weight, e.g. 1e-3"),
     "optimizer": Option("optimiser: L-BFGS (few sharp steps) or Adam", OPTIMIZERS),
-    "init": Option("start from the content or from noise", INIT_CHOICES),
+    "init": Option("start from the content recoloured to the style's colours (palette), the content as it is, "
+                   "or noise", INIT_CHOICES),
     "seed": Option("random seed (noise init)"),
     "scales": Option("coarse-to-fine levels, each half the side of the next"),
     "preserve_color": Option("keep the content's colours: its luminance only, or matched histograms",

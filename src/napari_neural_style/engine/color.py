@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 # RGB -> YIQ (NTSC); its inverse brings the stylised luminance back with the content's chroma.
@@ -34,17 +36,47 @@ def with_chroma(y: np.ndarray, rgb_source: np.ndarray) -> np.ndarray:
 
 
 def match_histogram(style: np.ndarray, content: np.ndarray) -> np.ndarray:
-    """Recolour ``style`` so its pixels have the mean and covariance of ``content``'s (both (Y, X, 3)).
+    """Recolour ``style`` so its pixels have the mean and covariance of ``content``'s (both (Y, X, 3))."""
+    return recolour(style, colour_stats(content))
 
-    x' = Σc^½ Σs^-½ (x − μs) + μc, with symmetric matrix square roots (eigendecomposition).
-    """
-    s = style.reshape(-1, 3).astype(np.float64)
-    c = content.reshape(-1, 3).astype(np.float64)
-    mu_s, mu_c = s.mean(0), c.mean(0)
+
+def palette(content: np.ndarray, styles: Sequence[np.ndarray], blend: Sequence[float],
+            labels: np.ndarray | None = None, regions: Sequence[int] = ()) -> np.ndarray:
+    """``content`` (Y, X, 3) recoloured to the styles' colours: to the blend of their pixel distributions'
+    means and covariances, or with ``labels`` each region k to style k's (label 0 keeps its colours)."""
+    if labels is None:
+        return recolour(content, _mixture([colour_stats(s) for s in styles], blend))
+    out = content.copy()
+    for k in regions:
+        inside = labels == k
+        if inside.sum() > 1:
+            out[inside] = recolour(content[inside], colour_stats(styles[k - 1]))
+    return out
+
+
+def colour_stats(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of an image's (…, 3) pixels, float64."""
+    pixels = rgb.reshape(-1, 3).astype(np.float64)
+    return pixels.mean(0), np.cov(pixels, rowvar=False)
+
+
+def recolour(rgb: np.ndarray, target: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """``rgb`` (…, 3) with its pixels moved to the ``target`` mean and covariance:
+    x' = Σt^½ Σs^-½ (x − μs) + μt, with symmetric matrix square roots (eigendecomposition)."""
+    (mu_s, cov_s), (mu_t, cov_t) = colour_stats(rgb), target
     eps = np.eye(3) * 1e-5
-    a = _sqrtm(np.cov(c, rowvar=False) + eps) @ np.linalg.inv(_sqrtm(np.cov(s, rowvar=False) + eps))
-    out = (s - mu_s) @ a.T + mu_c
-    return np.clip(out, 0.0, 1.0).reshape(style.shape).astype(np.float32)
+    a = _sqrtm(cov_t + eps) @ np.linalg.inv(_sqrtm(cov_s + eps))
+    out = (rgb.reshape(-1, 3).astype(np.float64) - mu_s) @ a.T + mu_t
+    return np.clip(out, 0.0, 1.0).reshape(rgb.shape).astype(np.float32)
+
+
+def _mixture(stats: Sequence[tuple[np.ndarray, np.ndarray]], weights: Sequence[float]
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of a mixture of distributions with these moments, in proportions ``weights``."""
+    w = np.asarray(weights, np.float64) / sum(weights)
+    mu = sum(wi * m for wi, (m, _) in zip(w, stats, strict=True))
+    second = sum(wi * (c + np.outer(m, m)) for wi, (m, c) in zip(w, stats, strict=True))
+    return mu, second - np.outer(mu, mu)
 
 
 def _sqrtm(m: np.ndarray) -> np.ndarray:

@@ -169,12 +169,15 @@ class Run:
                         current=current)
 
     def _upsample(self, image: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-        """The next scale's start. From the content: the sharp content there plus the coarse result's
-        changes to it, upsampled (a plain upsample would start blurred); else a plain upsample."""
-        if self.p.init != "content":
+        """The next scale's start. From the content (or its recolouring): that start, sharp, at this scale plus
+        the coarse result's changes to it, upsampled (a plain upsample would start blurred); else a plain
+        upsample."""
+        if self.p.init not in ("content", "palette"):
             return resize(image, shape)
-        change = image - self._tensor(self.inputs.net_content, tuple(image.shape[-2:]))
-        return (self._tensor(self.inputs.net_content, shape) + resize(change, shape)).clamp(0.0, 1.0)
+        base = self.inputs.init if self.p.init == "palette" and self.inputs.init is not None \
+            else self.inputs.net_content
+        change = image - self._tensor(base, tuple(image.shape[-2:]))
+        return (self._tensor(base, shape) + resize(change, shape)).clamp(0.0, 1.0)
 
     def _initial(self, shape: tuple[int, int], generator: torch.Generator) -> torch.Tensor:
         init = self.inputs.init
