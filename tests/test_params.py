@@ -54,15 +54,15 @@ def test_weights_path_of_existing_file_is_accepted(tmp_path):
     ({"seed": -1}, "seed must be between 0 and"),
     ({"preview_every": -1}, "preview_every must be between 0 and"),
     ({"optimizer": "sgd"}, "optimizer must be one of lbfgs, adam, got 'sgd'"),
-    ({"init": "zeros"}, "init must be one of content, noise, image"),
+    ({"init": "zeros"}, "init must be one of content, palette, noise, image"),
     ({"preserve_color": "yes"}, "preserve_color must be one of none, luminance, histogram"),
     ({"pooling": "min"}, "pooling must be one of max, avg"),
     ({"precision": "fp16"}, "precision must be one of auto, fp32, bf16"),
     ({"intensity": "log"}, "intensity must be one of dtype, percentile"),
     ({"weights": "imagenet"}, "unknown weight source 'imagenet'"),
     ({"weights": ""}, "weights must be 'caffe', 'torchvision' or a path"),
-    ({"style_layer_weights": (1.0, 2.0)}, "style_layer_weights has 2 values for 5 style_layers"),
-    ({"style_layer_weights": (1, 1, -1, 1, 1)}, "style_layer_weights must be non-negative"),
+    ({"style_layer_weights": (1.0, 2.0)}, "style_layer_weights has 2 values for 4 style_layers"),
+    ({"style_layer_weights": (1, 1, -1, 1)}, "style_layer_weights must be non-negative"),
     ({"style_blend": (0, 0)}, "style_blend must have a positive sum"),
     ({"style_blend": (1, math.inf)}, "style_blend must be non-negative finite"),
     ({"scale_steps": (1, 1)}, "scale_steps has 2 fractions for 3 scales"),
@@ -93,15 +93,15 @@ def test_schedule_sums_to_steps_coarsest_first(steps, scales, scale_steps):
 
 
 def test_schedule_shares():
-    assert StyleParams().schedule == [(0.25, 40), (0.5, 5), (1.0, 12)]  # the defaults: 57 steps
-    assert StyleParams(steps=180, scales=3).schedule == [(0.25, 126), (0.5, 16), (1.0, 38)]
+    assert StyleParams().schedule == [(0.25, 40), (0.5, 5), (1.0, 16)]  # the defaults: 61 steps
+    assert StyleParams(steps=180, scales=3).schedule == [(0.25, 118), (0.5, 15), (1.0, 47)]
     assert [s for _, s in StyleParams(steps=100, scales=3, scale_steps=(1, 1, 8)).schedule] == [10, 10, 80]
     assert StyleParams(steps=50, scales=1).schedule == [(1.0, 50)]
 
 
 @pytest.mark.parametrize("size, default, two_scales", [
-    (1024, [40, 5, 12], [5, 5]), (512, [40, 5, 12], [5, 5]), (384, [36, 5, 16], [3, 7]), (296, [32, 4, 21], [1, 9]),
-    (256, [29, 4, 24], [1, 9]), (100, [29, 4, 24], [1, 9])])
+    (1024, [40, 5, 16], [5, 5]), (512, [40, 5, 16], [5, 5]), (384, [35, 4, 22], [3, 7]), (296, [30, 4, 27], [1, 9]),
+    (256, [26, 3, 32], [1, 9]), (100, [26, 3, 32], [1, 9])])
 def test_finest_scale_takes_a_larger_share_below_512_px(size, default, two_scales):
     """Below 512 px the finest scale's share is 512/size times larger (at most twice), taken from the coarser
     scales in proportion; the total stays ``steps``, and a single scale keeps them all."""

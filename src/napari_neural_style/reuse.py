@@ -16,11 +16,11 @@ AS_TEXT = ("style_weight", "content_weight", "tv_weight")
 
 def control_values(meta: dict[str, Any]) -> dict[str, Any]:
     """Control name → value that set up the run recorded in ``meta`` again (layers aside). ``weights`` is a
-    source name or a file's path; a continued run's ``init`` ("image") becomes "content"."""
+    source name or a file's path; a continued run's ``init`` ("image") becomes the default start."""
     params = meta["params"]
     values = {name: params[name] for name in AS_IS}
     values |= {name: f"{params[name]:g}" for name in AS_TEXT}
-    values["init"] = params["init"] if params["init"] in INIT_CHOICES else "content"
+    values["init"] = params["init"] if params["init"] in INIT_CHOICES else StyleParams().init
     values["whole_stack"] = bool(meta.get("whole_stack"))
     if meta.get("slices"):
         values["slice_start"], values["slice_stop"] = meta["slices"]
