@@ -89,3 +89,19 @@ def test_seeded_runs_are_reproducible() -> None:
     c = [p for p in stylize_steps(content, style, replace(params, seed=4))][-1].image
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
+
+
+def test_the_default_start_paints_in_the_styles_colours() -> None:
+    """The photo's colours do not stay where the painting has none: from the palette start the output's
+    colour mean and spread are the painting's, far closer than from the plain content in the same steps."""
+    content = _small(data.astronaut(), 64)
+    style = _small(data.hubble_deep_field(), 64)  # a dark, blue-black painting stand-in
+
+    def colour_gap(init: str) -> float:
+        out = list(stylize_steps(content, style, StyleParams(size=64, steps=12, init=init, preview_every=0)))[-1].image
+        o, s = out.reshape(-1, 3), style.reshape(-1, 3)
+        return float(np.abs(o.mean(0) - s.mean(0)).sum() + np.abs(o.std(0) - s.std(0)).sum())
+
+    palette, plain = colour_gap("palette"), colour_gap("content")
+    assert StyleParams().init == "palette"
+    assert palette < 0.5 * plain, f"colour gap to the style {palette:.3f} from the palette, {plain:.3f} from content"
