@@ -42,10 +42,15 @@ PAIRS = (("tubingen", "starry_night", "tubingen_starry"), ("golden_gate", "starr
 CELL = 256  # width of one picture in the grid (keeps the PNG under 1 MB)
 
 
-def bare_passes(shape: tuple[int, int], n: int, bf16: bool) -> tuple[list[float], float]:
+GATYS_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1", "relu4_2")  # earlier rounds' yardstick
+
+
+def bare_passes(shape: tuple[int, int], n: int, bf16: bool, layers: tuple[str, ...] = STYLE_LAYERS + CONTENT_LAYERS
+                ) -> tuple[list[float], float]:
     """Seconds of ``n`` bare VGG19 forward+backward passes at ``shape`` (after a warm-up), as the engine runs
-    the network: channels_last, cut after relu5_1, the gradient for the input only, in the run's precision."""
-    net = network.Extractor(STYLE_LAYERS + CONTENT_LAYERS, bf16=bf16)
+    the network: channels_last, cut after the deepest of ``layers`` (default: the run's, now relu4_2), the
+    gradient for the input only, in the run's precision."""
+    net = network.Extractor(layers, bf16=bf16)
     x = torch.rand(1, 3, *shape, requires_grad=True)
     times, cpu = [], 0.0
     for i in range(n + 1):
@@ -137,8 +142,10 @@ def main() -> None:
           f"{'bf16 (AVX512-BF16/AMX)' if bf16 else 'fp32'}, the bare pass too")
     startup = startup_seconds()
     print(f"a fresh process's start (Python, torch and plugin imports): {startup:.2f} s")
-    print(f"{'pair':<26}{'wall s':>8}{'bare s':>8}{'passes':>8}{'cpu':>6}{'process':>8}{'style':>9}{'ref':>8}"
-          f"{'content':>9}{'ref':>8}  ok")
+    print("passes: against a bare pass of the run's own network (to relu4_2); to relu5_1: against one of the "
+          "network to relu5_1 (earlier rounds' yardstick); style: score.py's Gram score, i.e. the loss itself")
+    print(f"{'pair':<26}{'wall s':>8}{'bare s':>8}{'passes':>8}{'relu5_1':>8}{'cpu':>6}{'process':>8}{'style':>9}"
+          f"{'ref':>8}{'content':>9}{'ref':>8}  ok")
     rows, all_ok = [], True
     for content_name, style_name in wanted:
         content = SHARED / "images" / "content" / f"{content_name}.jpg"
@@ -149,12 +156,14 @@ def main() -> None:
         shape = out.shape[:2]
         times, bare_cpu = bare_passes(shape, 5, bf16)  # right after the run, at the same size and precision
         bare = statistics.median(times)
+        deep = statistics.median(bare_passes(shape, 5, bf16, GATYS_LAYERS)[0])
         s_ours, c_ours = scores(out, content, style)
         s_ref, c_ref = scores(ref, content, style)
         passes = seconds / bare
         ok = s_ours <= s_ref and c_ours <= c_ref
         all_ok &= ok
-        print(f"{content_name + ' x ' + style_name:<26}{seconds:8.1f}{bare:8.2f}{passes:8.1f}{cpu_seconds / bare_cpu:6.1f}"
+        print(f"{content_name + ' x ' + style_name:<26}{seconds:8.1f}{bare:8.2f}{passes:8.1f}{seconds / deep:8.1f}"
+              f"{cpu_seconds / bare_cpu:6.1f}"
               f"{(seconds + startup) / bare:8.1f}{s_ours:9.4f}"
               f"{s_ref:8.4f}{c_ours:9.3f}{c_ref:8.3f}  {'yes' if ok else 'no'}   load {os.getloadavg()[0]:.1f}",
               flush=True)

@@ -63,4 +63,4 @@ def test_inputs_start_from_the_palette_unless_colours_are_kept():
 def test_a_flat_or_gray_content_stays_finite(gray):
     content = np.full((20, 30, 3), 0.4, np.float32) if not gray else np.repeat(_image(0)[..., :1], 3, axis=-1)
     out = palette(content, [_image(3)], [1.0])
-    assert np.isfinite(out).all() and 0 <= out.min() and out.max() <= 1
+    assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
