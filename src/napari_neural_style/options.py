@@ -47,6 +47,8 @@ OPTIONS: dict[str, Option] = {
     "tile_size": Option("optimise scales larger than this in tiles of this side (0: never)"),
     "tile_overlap": Option("overlap of neighbouring tiles in pixels"),
     "preview_every": Option("steps between previews (0: only the end)"),
+    "threads": Option("CPU threads (0: chosen by timing steps, which follows the machine's load; results differ "
+                      "slightly with the count: pin it, e.g. 1, for repeatable pixels)"),
 }
 
 

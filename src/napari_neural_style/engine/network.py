@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .cancel import Cancel, check
 from .params import LAYERS
 
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
@@ -46,10 +47,13 @@ class Normalizer(nn.Module):
 
 
 class Features(nn.Module):
-    """VGG19 ``features`` cut after the deepest requested layer; returns the requested activations."""
+    """VGG19 ``features`` cut after the deepest requested layer; returns the requested activations. With a
+    ``cancel`` Event set, :class:`.cancel.Stopped` is raised before the next layer, forward or backward."""
 
-    def __init__(self, vgg_features: nn.Sequential, layers: tuple[str, ...], pooling: str):
+    def __init__(self, vgg_features: nn.Sequential, layers: tuple[str, ...], pooling: str,
+                 cancel: Cancel = None):
         super().__init__()
+        self.cancel = cancel
         index = [LAYERS.index(layer) for layer in layers]
         modules = list(vgg_features[: max(index) + 1])
         for i, module in enumerate(modules):
@@ -63,21 +67,28 @@ class Features(nn.Module):
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         out = {}
         for i, module in enumerate(self.body):
+            check(self.cancel)
             x = module(x)
+            if self.cancel is not None and x.requires_grad and x.device.type != "cuda":  # not into CUDA graphs
+                x.register_hook(self._check_backward)
             if i in self.wanted:
                 out[self.wanted[i]] = x
         return out
 
+    def _check_backward(self, grad: torch.Tensor) -> None:
+        check(self.cancel)
+
 
 class Extractor:
     """``extractor(rgb, layers=None) -> {layer: activation}`` for RGB (N, 3, H, W) in [0, 1]: the normaliser,
-    VGG19 cut after the deepest of ``layers``, channels-last memory and bf16 autocast when asked for."""
+    VGG19 cut after the deepest of ``layers``, channels-last memory and bf16 autocast when asked for;
+    ``cancel``: see :class:`Features`."""
 
     def __init__(self, layers: tuple[str, ...], weights: str = "caffe", device: torch.device | str = "cpu",
-                 pooling: str = "max", bf16: bool = False) -> None:
+                 pooling: str = "max", bf16: bool = False, cancel: Cancel = None) -> None:
         self.device = torch.device(device)
         vgg, self.norm = load_network(weights, self.device)
-        self.features = Features(vgg, layers, pooling)
+        self.features = Features(vgg, layers, pooling, cancel)
         self.channels_last = self.device.type != "mps"
         if self.channels_last:  # the cached network's parameters are shared: one thread converts them at a
             with _lock, torch.inference_mode(False):  # time, never into inference tensors (see load_network)
