@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 METADATA_KEY = "neural_style"
 PACKAGE = Path(__file__).resolve().parent
-LOAD_POLL_S = 0.05  # how often a run waiting for its network checks for Stop
 
 
 class Session:
@@ -63,7 +62,7 @@ class Session:
         self._warned: set[object] = set()
         self._showwarning = warnings.showwarning  # the hook before the worker's (set again at start)
         self.pbar = progress(total=self.plan.total, desc=f"Neural style: {content.name} × {style.name}")
-        self._stopping = threading.Event()  # for the worker while it cannot yield: the network's load
+        self._stopping = threading.Event()  # the engine's cancel: ends the run mid-step or mid-load
         self.worker: GeneratorWorker = create_worker(
             _run_steps, inputs.content_data, inputs.styles, params, labels=inputs.labels, rgb=content.rgb,
             init_image=inputs.init_image, slices=inputs.slices, scheduler=inputs.scheduler, stopping=self._stopping,
@@ -93,7 +92,7 @@ class Session:
     def start(self) -> None:
         self._showwarning = warnings.showwarning  # napari's, or Python's: where others' warnings go
         self._make_output()
-        self.on_status(f"connecting to {self.scheduler}…" if self.scheduler else "starting (loading the network)…")
+        self.on_status(f"connecting to {self.scheduler}…" if self.scheduler else "starting…")
         self.worker.start()
 
     def stop(self) -> None:
@@ -247,24 +246,15 @@ def losses_text(losses: dict[str, float]) -> str:
 def _run_steps(content: np.ndarray, style: list[np.ndarray], params: StyleParams, *, labels: np.ndarray | None,
                rgb: bool, init_image: np.ndarray | None, stopping: threading.Event,
                slices: tuple[int, int] | None = None, scheduler: str = "") -> Iterator[Progress]:
-    """``stylize_steps`` for the worker thread, with autograd on there (grad mode is per thread). The network
-    loads first in a daemon thread, which this one leaves behind when ``stopping`` is set: a load cannot be
-    interrupted, and Stop or closing the viewer must not wait for it (it stays cached for the next run).
-    With a ``scheduler`` address the run goes to that dask cluster (whose workers load the network) through
-    a client made (and closed) in this thread."""
+    """``stylize_steps`` for the worker thread, with autograd on there (grad mode is per thread) and
+    ``stopping`` as its cancel Event: Stop ends the run within about a network layer's time, whatever it is
+    doing (the network's load included). With a ``scheduler`` address the run goes to that dask cluster
+    (whose workers load the network) through a client made (and closed) in this thread."""
     import torch
 
-    from .engine.network import preload
     from .engine.transfer import stylize_steps
 
     torch.set_grad_enabled(True)
-    if not scheduler:
-        loading = threading.Thread(target=preload, args=(params.weights, params.device),
-                                   name="neural-style load", daemon=True)
-        loading.start()
-        while loading.is_alive():
-            if stopping.wait(LOAD_POLL_S):
-                return
     client = None
     try:
         if scheduler:

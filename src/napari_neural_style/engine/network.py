@@ -13,13 +13,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from .cancel import Cancel, check
+from .cancel import Cancel, Stopped, check
 from .params import LAYERS
 
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 QUANTISED_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+LOAD_POLL_S = 0.05  # how often a run waiting for its network checks whether it was cancelled
 _CONV_INDEX = [i for i, name in enumerate(LAYERS) if name.startswith("conv")]  # features.N of each conv
 _lock = threading.Lock()
 
@@ -209,6 +210,19 @@ def preload(weights: str = "caffe", device: str = "auto") -> None:
         load_network(weights, resolve_device(device))
     except ValueError:
         pass
+
+
+def load_or_stop(weights: str, device: torch.device, cancel: Cancel) -> None:
+    """Load (and cache) the network in a daemon thread and wait for it; :class:`.cancel.Stopped` as soon as
+    ``cancel`` is set: a load cannot be interrupted, and a stop must not wait for it (the thread finishes
+    and caches the network for the next run). Without ``cancel``, nothing (the run loads it itself)."""
+    if cancel is None:
+        return
+    loading = threading.Thread(target=preload, args=(weights, str(device)), name="neural-style load", daemon=True)
+    loading.start()
+    while loading.is_alive():
+        if cancel.wait(LOAD_POLL_S):
+            raise Stopped
 
 
 def _avoid_llvm_clash() -> None:

@@ -14,7 +14,7 @@ from .cancel import Cancel, Stopped, check
 from .graphs import GraphedForward
 from .inputs import Inputs
 from .lbfgs import CompactLBFGS
-from .network import Extractor, resolve_device, use_bf16
+from .network import Extractor, load_or_stop, resolve_device, use_bf16
 from .objective import ImageTerms, Objective, content_targets, guides, region_masks, style_targets
 from .output import render
 from .params import StyleParams
@@ -94,6 +94,7 @@ class Run:
     def _steps(self) -> Iterator[Progress]:
         generator = torch.Generator().manual_seed(self.p.seed)
         yield self._stage("loading the network", 0, self.plan.scales[0])
+        load_or_stop(self.p.weights, self.device, self.cancel)
         layers = self.p.style_layers + self.p.content_layers
         self.net = Extractor(layers, self.p.weights, self.device, self.p.pooling, self._bf16, self.cancel)
         self._graphed = GraphedForward(self.net, layers, enabled=self.device.type == "cuda")
