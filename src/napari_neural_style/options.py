@@ -38,7 +38,10 @@ OPTIONS: dict[str, Option] = {
     "style_scale": Option("style size relative to the output"),
     "pooling": Option("VGG19 pooling", POOLINGS),
     "precision": Option("autocast precision", PRECISIONS),
-    "intensity": Option("how intensities map to [0, 1]: full dtype range or percentiles", INTENSITY_RULES),
+    "intensity": Option("how intensities map to [0, 1]: the dtype's range (integers wider than 8 bits: the bits "
+                        "their values use, with a warning) or percentiles", INTENSITY_RULES),
+    "contrast_limits": Option("the content's intensities mapped to black and white, LOW HIGH (default: by the "
+                              "intensity rule)"),
     "stack_init": Option("stacks: start each slice from the previous result warped along the optical flow (with "
                          "a temporal loss), from the previous result as it is, or each independently", STACK_INITS),
     "temporal_weight": Option("stacks, flow: weight of the temporal loss keeping each slice near the previous "

@@ -305,7 +305,15 @@ def _torch_load(path: Path) -> dict:
     except FileNotFoundError:
         raise ValueError(f"weights file {path} does not exist") from None
     except Exception as exc:  # noqa: BLE001 - unpickling errors come in many types
-        raise ValueError(f"weights file {path} could not be read as a PyTorch state dict: {exc}") from None
+        text = str(exc)  # torch's weights_only refusal takes paragraphs: the one line that says why
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+        if found:
+            raise ValueError(f"weights file {path} was refused: it holds Python objects besides tensors "
+                             f"({found[1]}), which torch.load(weights_only=True) does not load, as they could "
+                             f"run code; save only the state dict, torch.save(model.state_dict(), path)") from None
+        reason = re.search(r"WeightsUnpickler error:\s*([^\n]+)", text)
+        first = reason[1] if reason else (text.strip().splitlines() or [type(exc).__name__])[0]
+        raise ValueError(f"weights file {path} could not be read as a PyTorch state dict: {first}") from None
     if not isinstance(state, dict):
         raise ValueError(f"weights file {path} holds a {type(state).__name__}, not a state dict")
     return state

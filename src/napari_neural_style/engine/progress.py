@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 STOPPED = "stopped"  # the stage of a cancelled run's last record
+LOADING = "loading the network"  # the stage of a run's first record
 
 
 

@@ -19,7 +19,7 @@ from .objective import ImageTerms, Objective, content_targets, guides, region_ma
 from .output import render
 from .params import StyleParams
 from .plan import Plan, Scale
-from .progress import STOPPED, Progress
+from .progress import LOADING, STOPPED, Progress
 from .tensors import resize, to_numpy, to_tensor
 from .threads import ThreadTuner
 
@@ -93,7 +93,7 @@ class Run:
 
     def _steps(self) -> Iterator[Progress]:
         generator = torch.Generator().manual_seed(self.p.seed)
-        yield self._stage("loading the network", 0, self.plan.scales[0])
+        yield self._stage(LOADING, 0, self.plan.scales[0])
         load_or_stop(self.p.weights, self.device, self.cancel)
         layers = self.p.style_layers + self.p.content_layers
         self.net = Extractor(layers, self.p.weights, self.device, self.p.pooling, self._bf16, self.cancel)
