@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -96,6 +97,9 @@ def stylize_steps(content: object, style: np.ndarray | Sequence[np.ndarray], par
             raise ValueError(f"slices and client are for stacks (leading z/t axes); content has shape "
                              f"{np.shape(content)}")
         _check_before_reading(content, style, params, labels)
+        if any(_same_array(s, content) for s in (style if isinstance(style, (list, tuple)) else [style])):
+            warnings.warn("the style image is the content itself: its style is its own, so the result will barely "
+                          "change; pass another style image", UserWarning, stacklevel=2)
         inputs = Inputs.read(content, style, params, init_image=init_image, labels=labels)
         run = Run(inputs, Plan.make(params, inputs.content.rgb.shape[:2]), params, cancel=cancel).steps()
     else:
@@ -111,6 +115,12 @@ def stylize_steps(content: object, style: np.ndarray | Sequence[np.ndarray], par
     for p in run:
         if stages or not p.stage or p.stage == STOPPED:
             yield p
+
+
+def _same_array(a: object, b: object) -> bool:
+    """The same image passed twice: one object, or numpy arrays of one shape over the same memory."""
+    return a is b or (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
+            and np.may_share_memory(a, b))
 
 
 def _check_before_reading(content: object, style: object, params: StyleParams, labels: object | None) -> None:
