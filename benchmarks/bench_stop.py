@@ -1,13 +1,15 @@
-"""How soon Stop ends a large run, at every stage, and how soon a size that does not fit is refused.
+"""How soon Stop ends a large run, at every stage, and what a huge size does.
 
-A run of ``--size`` (default 4096, on a content of that side, in tiles of 1024) is driven as the widget
-drives it (``stylize_steps(cancel=..., stages=True)``), with a cancel Event that records the time of every
-check. The longest gap between two checks within a stage bounds the time a Stop takes there. At the end
-Stop is pressed for real (from another thread, mid-step) and the time until the generator has ended is
-measured. Then the size ``--refuse`` (default 8192) is asked for on the same content: the time to the
-refusal and the memory allocated by then. Prints a table; ``uptime`` load is printed with it.
+A run of ``--size`` (default 4096, on a content of that side, one scale in tiles of 1024) is driven as the
+widget drives it (``stylize_steps(cancel=..., stages=True)``), with a cancel Event that records when it is
+checked. The longest gap between two checks within a stage bounds the time a Stop takes there: in seconds,
+and in CPU-seconds of this process (what it would take on a quiet machine with one thread; with the load
+of other processes the wall-clock gap is longer). Then Stop is pressed for real (from another thread,
+mid-step) and the time until the generator has ended is measured. Last, ``--huge`` (default 8192, the
+default schedule) on the same content: refused by the memory check, or, if it fits, stopped during its
+first style targets. Prints a table with the load average.
 
-    python benchmarks/bench_stop.py [--size 4096] [--steps 2] [--refuse 8192]
+    python benchmarks/bench_stop.py [--size 4096] [--steps 2] [--huge 8192]
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from collections import defaultdict
 import numpy as np
 
 from napari_neural_style import StyleParams, stylize_steps
-from napari_neural_style.engine.progress import STOPPED
 
 
 class TimedCancel(threading.Event):
@@ -30,14 +31,14 @@ class TimedCancel(threading.Event):
 
     def __init__(self) -> None:
         super().__init__()
-        self.times: list[float] = []
+        self.times: list[tuple[float, float]] = []  # (wall, CPU) seconds
 
     def is_set(self) -> bool:
-        self.times.append(time.perf_counter())
+        self.times.append((time.perf_counter(), time.process_time()))
         return super().is_set()
 
     def wait(self, timeout: float | None = None) -> bool:
-        self.times.append(time.perf_counter())
+        self.times.append((time.perf_counter(), time.process_time()))
         return super().wait(timeout)
 
 
@@ -64,41 +65,41 @@ def main() -> None:
     style = content_image(512)[::-1].copy()
     params = StyleParams(size=args.size, steps=args.steps, scales=1, tile_size=args.tile, preview_every=0)
     cancel = TimedCancel()
-    gaps: dict[str, float] = defaultdict(float)
-    stage, last_check, stop_at, records = "reading the content, memory check", 0, None, []
-    first = None
-    start = time.perf_counter()
-    run = stylize_steps(content, style, params, cancel=cancel, stages=True)
-    for p in run:
-        now = time.perf_counter()
-        first = first or now - start
+    gaps: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    stage, last_check, pressed = "reading the content, memory check", 0, []
+    start = (time.perf_counter(), time.process_time())
+    first, last = None, None
+    for p in stylize_steps(content, style, params, cancel=cancel, stages=True):
+        now = (time.perf_counter(), time.process_time())
+        first = first or now[0] - start[0]
         previous = cancel.times[last_check - 1] if last_check else start
         for t in [*cancel.times[last_check:], now]:
-            gaps[stage] = max(gaps[stage], t - previous)
+            gaps[stage] = [max(g, b - a) for g, a, b in zip(gaps[stage], previous, t, strict=True)]
             previous = t
-        last_check = len(cancel.times)
-        records.append(p)
+        last_check, last = len(cancel.times), p
         stage = (p.stage.split(" (")[0] if p.stage else "optimiser step") + (" (tile)" if "tile" in p.stage else "")
-        if p.stage == STOPPED:
-            break
-        if not p.stage and p.tile == 2 and stop_at is None:  # mid-way through tile 2's next step: press Stop
-            stop_at = []
-            threading.Timer(2.0, lambda: (cancel.set(), stop_at.append(time.perf_counter()))).start()
+        if not p.stage and p.tile == 2 and not pressed:  # 2 s into tile 2's next step: press Stop
+            threading.Timer(2.0, lambda: (pressed.append(time.perf_counter()), cancel.set())).start()
+            pressed.append(None)
     ended = time.perf_counter()
-    pressed = stop_at[0]
-    load = os.getloadavg()[0]
-    print(f"size {args.size} on {args.size}² content, tiles {args.tile}, {os.cpu_count()} cores, load {load:.1f}")
-    print(f"{'stage':<40}{'longest gap between checks (s)':>32}")
-    for name, gap in gaps.items():
-        print(f"{name:<40}{gap:32.2f}")
-    print(f"first record after {first:.2f} s; Stop pressed mid-step: the run ended {ended - pressed:.2f} s later, "
-          f"last record '{records[-2].stage}' at step {records[-2].step}; peak RSS {rss_gib():.2f} GiB")
-    start = time.perf_counter()
+    print(f"size {args.size} on {args.size}² content, tiles {args.tile}, {os.cpu_count()} cores, "
+          f"load {os.getloadavg()[0]:.1f}")
+    print(f"{'stage':<36}{'longest gap between checks: s':>31}{'CPU-s':>8}")
+    for name, (wall, cpu) in gaps.items():
+        print(f"{name:<36}{wall:31.2f}{cpu:8.2f}")
+    print(f"first record after {first:.2f} s; Stop pressed mid-step: the run ended {ended - pressed[1]:.2f} s later "
+          f"('{last.stage}' at step {last.step}, image {last.image.shape}); peak RSS {rss_gib():.2f} GiB")
+    huge = StyleParams(size=args.huge)
+    start, cancel, at = time.perf_counter(), threading.Event(), ""
     try:
-        next(stylize_steps(content, style, StyleParams(size=args.refuse), cancel=threading.Event(), stages=True))
-        print(f"size {args.refuse}: NOT refused")
+        for p in stylize_steps(content, style, huge, cancel=cancel, stages=True):
+            if "tile 2" in p.stage and not at:  # Stop 2 s into this piece (a forward pass of a style tile)
+                at = p.stage
+                threading.Timer(2.0, lambda: (pressed.append(time.perf_counter()), cancel.set())).start()
+        print(f"size {args.huge}: not refused; Stop during '{at}' ended the run "
+              f"{time.perf_counter() - pressed[-1]:.2f} s later, {time.perf_counter() - start:.0f} s after it began")
     except ValueError as exc:
-        print(f"size {args.refuse}: refused after {time.perf_counter() - start:.2f} s: {exc}")
+        print(f"size {args.huge}: refused after {time.perf_counter() - start:.2f} s: {exc}")
 
 
 if __name__ == "__main__":
