@@ -9,7 +9,7 @@ mid-step) and the time until the generator has ended is measured. Last, ``--huge
 default schedule) on the same content: refused by the memory check, or, if it fits, stopped during its
 first style targets. Prints a table with the load average.
 
-    python benchmarks/bench_stop.py [--size 4096] [--steps 2] [--huge 8192]
+    python benchmarks/bench_stop.py [--size 4096] [--steps 2] [--huge 8192] [--huge-only]
 """
 
 from __future__ import annotations
@@ -59,10 +59,18 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--tile", type=int, default=1024)
     parser.add_argument("--steps", type=int, default=2, help="steps per tile of the one (finest) scale")
-    parser.add_argument("--refuse", type=int, default=8192)
+    parser.add_argument("--huge", type=int, default=8192)
+    parser.add_argument("--huge-only", action="store_true", help="only the --huge part")
     args = parser.parse_args()
     content = content_image(args.size)
     style = content_image(512)[::-1].copy()
+    if not args.huge_only:
+        large(args, content, style)
+    huge(args, content, style)
+
+
+def large(args: argparse.Namespace, content: np.ndarray, style: np.ndarray) -> None:
+    """Stop gaps per stage of a run at ``args.size`` on one tiled scale, and a real Stop mid-step."""
     params = StyleParams(size=args.size, steps=args.steps, scales=1, tile_size=args.tile, preview_every=0)
     cancel = TimedCancel()
     gaps: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
@@ -89,10 +97,13 @@ def main() -> None:
         print(f"{name:<36}{wall:31.2f}{cpu:8.2f}")
     print(f"first record after {first:.2f} s; Stop pressed mid-step: the run ended {ended - pressed[1]:.2f} s later "
           f"('{last.stage}' at step {last.step}, image {last.image.shape}); peak RSS {rss_gib():.2f} GiB")
-    huge = StyleParams(size=args.huge)
-    start, cancel, at = time.perf_counter(), threading.Event(), ""
+
+
+def huge(args: argparse.Namespace, content: np.ndarray, style: np.ndarray) -> None:
+    """``args.huge`` with the default schedule: refused, or stopped during its first style targets."""
+    start, cancel, at, pressed = time.perf_counter(), threading.Event(), "", []
     try:
-        for p in stylize_steps(content, style, huge, cancel=cancel, stages=True):
+        for p in stylize_steps(content, style, StyleParams(size=args.huge), cancel=cancel, stages=True):
             if "tile 2" in p.stage and not at:  # Stop 2 s into this piece (a forward pass of a style tile)
                 at = p.stage
                 threading.Timer(2.0, lambda: (pressed.append(time.perf_counter()), cancel.set())).start()
