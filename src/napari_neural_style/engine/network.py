@@ -96,6 +96,10 @@ class Extractor:
                 self.features = self.features.to(memory_format=torch.channels_last)
         self.bf16 = bf16
 
+    def check_cancel(self) -> None:
+        """:class:`.cancel.Stopped` once the cancel Event is set: for long work on the features between passes."""
+        check(self.features.cancel)
+
     def __call__(self, rgb: torch.Tensor, layers: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
         x = self.norm(rgb)
         if self.channels_last:

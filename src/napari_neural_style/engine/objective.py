@@ -89,7 +89,7 @@ def style_targets(extractor: Extractor, styles: Sequence[np.ndarray], blend: Seq
         shape = (max(MIN_SIDE, round(h * k)), max(MIN_SIDE, round(w * k)))
         image = to_tensor(style, shape, extractor.device)
         if params.tile_size and max(shape) > params.tile_size:
-            return (yield from tiled_gram(extractor, image, layers, params.tile_size, which))
+            return (yield from tiled_gram(extractor, image, layers, params.tile_size, which, extractor.check_cancel))
         yield which
         with torch.inference_mode():
             feats = extractor(image, layers)
@@ -143,12 +143,14 @@ def guides(masks: dict[int, torch.Tensor], feature_shapes: dict[str, tuple[int, 
 
 
 def tiled_gram(forward: Callable[[torch.Tensor, Sequence[str]], dict[str, torch.Tensor]], image: torch.Tensor,
-               layers: Sequence[str], tile: int, which: str = "") -> Pieces[Targets]:
+               layers: Sequence[str], tile: int, which: str = "",
+               check_cancel: Callable[[], None] = lambda: None) -> Pieces[Targets]:
     """Gram matrices of ``image`` (1, 3, H, W) as :func:`.losses.gram` would give, in bounded memory.
 
     F Fᵀ is summed over non-overlapping tiles (each run with a margin of context that is cropped from its
     features) and divided by C times the total number of feature pixels. A generator: yields "``which``,
-    tile k of n" before each tile, returns the Gram matrices.
+    tile k of n" before each tile, returns the Gram matrices; ``check_cancel()`` before each layer's product
+    (together as long as a forward pass: 3 CPU-s for a 1024-px tile).
     """
     h, w = image.shape[-2:]
     step = max(GRID, tile // GRID * GRID)
@@ -163,12 +165,13 @@ def tiled_gram(forward: Callable[[torch.Tensor, Sequence[str]], dict[str, torch.
         with torch.inference_mode():
             feats = forward(image[..., py0:py1, px0:px1], layers)
             for layer in layers:
+                check_cancel()
                 d = stride(layer)
-                f = feats[layer][0].float()
+                f = feats[layer][0].permute(1, 2, 0)  # (H, W, C): rows of channels, as channels-last holds them
                 a0, b0 = (y0 - py0) // d, (x0 - px0) // d
                 a1, b1 = a0 + math.ceil((y1 - y0) / d), b0 + math.ceil((x1 - x0) / d)
-                crop = f[:, a0:a1, b0:b1].reshape(f.shape[0], -1)
-                sums[layer] = sums.get(layer, 0) + crop @ crop.T
-                counts[layer] += crop.shape[1]
+                crop = f[a0:a1, b0:b1].reshape(-1, f.shape[-1]).float()  # (pixels, C)
+                sums[layer] = sums.get(layer, 0) + crop.T @ crop
+                counts[layer] += crop.shape[0]
     with torch.inference_mode():
         return {layer: (sums[layer] / (sums[layer].shape[0] * counts[layer]))[None] for layer in layers}
