@@ -7,8 +7,6 @@ import time
 from conftest import outputs
 from skimage import data
 
-from napari_neural_style.widget import METADATA_KEY
-
 RUN_TIMEOUT_MS = 120_000
 STOP_S = 10.0  # the engine alone: 0.09-0.2 s; the widget beside 12-16 busy processes on 2 cores: 2.2-6.8 s
 
@@ -18,8 +16,6 @@ def test_stop_during_style_targets_ends_at_once(docked, qtbot):
     and Stop ends it at once, leaving no empty output layer."""
     viewer, widget = docked({"a": (data.astronaut()[::4, ::4], {}), "b": (data.hubble_deep_field()[::4, ::4], {})},
                             "a", "b", size=512, steps=10, scales=1, tile_size=64, tile_overlap=8)
-    seen = []
-    widget.status.changed.connect(seen.append)
     widget.run_button.clicked.emit()
     qtbot.waitUntil(lambda: "computing style targets (tile 3 of " in widget.status.value, timeout=RUN_TIMEOUT_MS)
     start = time.perf_counter()
@@ -27,5 +23,4 @@ def test_stop_during_style_targets_ends_at_once(docked, qtbot):
     qtbot.waitUntil(lambda: widget.worker is None, timeout=30_000)
     assert time.perf_counter() - start < STOP_S
     assert widget.status.value == "stopped before the first step" and outputs(viewer) == []
-    assert "loading the network…" in seen and any(t.startswith("computing style targets (tile 1 of ") for t in seen)
 

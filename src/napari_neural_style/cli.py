@@ -191,7 +191,6 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 done, 1 saved elsewhere, 2 bad input, 130 interrupted).
     Warnings (e.g. how integer data was mapped) are printed as one line each."""
     with warnings.catch_warnings():
-        warnings.simplefilter("default")
         warnings.showwarning = _show_warning
         try:
             args = build_parser().parse_args(argv)
