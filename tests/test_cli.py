@@ -86,6 +86,13 @@ BAD_INPUT = [  # (arguments, with {placeholders} for the fixture's paths; fragme
     ("{content} {style} -o {out} --init nois", "use palette, content, noise or the path of an existing image"),
     ("{content} {style} -o {out} --style-blend 1 2", "style_blend has 2 weights for 1 style images"),
     ("{content} {style} -o {out} --size 16", "raise size"),
+    ("{content} {style} -o {content}", "output {content} is the content image {content}: it would be overwritten"),
+    ("{content} {style} {notes} -o {style}", "output {style} is the style image {style}"),
+    ("{content} {style} -o {weights}.png --labels {weights}.png", "output {weights}.png is the labels image"),
+    ("{content} {style} -o {content}.tif --init {content}.tif", "output {content}.tif is the init image"),
+    ("{content} {content} -o {out}", "style {content} is the content image itself"),
+    ("{tmp} {style} -o {out}", "content image {tmp} is a directory, not an image file"),
+    ("{content} {style} -o {out} --threads -1", "threads must be between 0 and 1024"),
 ]
 
 
@@ -93,11 +100,56 @@ BAD_INPUT = [  # (arguments, with {placeholders} for the fixture's paths; fragme
 def test_bad_input_one_line_exit_2(template, fragment, images, tmp_path, capsys):
     paths = {"content": images["content.png"], "style": images["style.png"], "notes": images["notes.png"],
              "weights": images["weights.pt"], "out": tmp_path / "out.png", "tmp": tmp_path}
+    for name in ("weights.pt.png", "content.png.tif"):  # inputs named as outputs can be
+        shutil.copy(images["content.png"], tmp_path / name)
+    before = {path: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()}
     assert cli.main(template.format(**paths).split()) == 2
     err = capsys.readouterr().err
     assert err.startswith(PREFIX) and err.count("\n") == 1 and err.endswith("\n"), err
     assert fragment.format(**paths) in err and "Traceback" not in err
     assert not (tmp_path / "out.png").exists()
+    assert before == {path: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()}
+
+
+def test_output_through_a_link_or_relative_path_is_still_the_input(images, tmp_path, capsys, monkeypatch):
+    link = tmp_path / "sub" / "link.png"
+    link.parent.mkdir()
+    link.symlink_to(images["content.png"])
+    before = images["content.png"].read_bytes()
+    monkeypatch.chdir(tmp_path / "sub")
+    for out in (str(link), "../content.png", "../sub/link.png"):
+        assert cli.main([str(images["content.png"]), str(images["style.png"]), "-o", out, "--quiet"]) == 2
+        assert f"output {out} is the content image" in capsys.readouterr().err
+    assert images["content.png"].read_bytes() == before
+
+
+def test_ctrl_c_before_the_run_says_so(images, tmp_path, capsys, monkeypatch):
+    """Ctrl-C while files are read or torch and the network load: "interrupted" and exit status 130."""
+    def interrupted(path, what):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "read_image", interrupted)
+    assert cli.main([str(images["content.png"]), str(images["style.png"]), "-o", str(tmp_path / "o.png")]) == 130
+    assert capsys.readouterr().err == "interrupted: nothing saved\n"
+
+
+def test_warnings_are_one_line_each(tmp_path, images, capsys):
+    """12-bit data in uint16: how it was mapped, and how to choose another mapping, in one line."""
+    import tifffile
+
+    yy, xx = np.mgrid[0:48, 0:64]
+    tifffile.imwrite(tmp_path / "in.tif", (xx * 40 + yy * 20).astype(np.uint16))
+    out = tmp_path / "out.tif"
+    assert cli.main([str(tmp_path / "in.tif"), str(images["style.png"]), "-o", str(out), "--size", "32",
+                     "--steps", "1", "--quiet"]) == 0
+    assert capsys.readouterr().err == (
+        "napari-neural-style: warning: content is uint16 holding values 0–3460, which need 12 of its 16 bits: "
+        "mapped 0–4095 to black–white as 12-bit data (not the whole uint16 range, which would lose the picture); "
+        "to choose, pass intensity='percentile' or contrast_limits=(low, high) (command line: --intensity "
+        "percentile, --contrast-limits LOW HIGH)\n")
+    assert cli.main([str(tmp_path / "in.tif"), str(images["style.png"]), "-o", str(out), "--size", "32",
+                     "--steps", "1", "--quiet", "--contrast-limits", "0", "3460"]) == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_bad_input_in_a_real_process(images, tmp_path):
@@ -135,7 +187,7 @@ def test_16_bit_tiff_in_float_tiff_out(tmp_path, images, capsys):
 def _fake_run(steps: int, previews: int, interrupt: bool = True, remove: Path | None = None):
     """A stylize_steps stand-in: ``steps`` steps whose current image is step / 10, previews on the first
     ``previews`` of them, then Ctrl-C (``interrupt``); ``remove`` deletes that folder on the way."""
-    def fake(content, style, params, init_image=None):
+    def fake(content, style, params, init_image=None, **_):
         for step in range(1, steps + 1):
             def current(step=step):
                 return np.full((36, 48, 3), step / 10, np.float32)
@@ -179,7 +231,7 @@ def test_unwritable_at_the_end_saves_elsewhere(images, tmp_path, capsys, monkeyp
 def test_options_reach_stylize_steps(images, tmp_path, monkeypatch):
     seen = {}
 
-    def fake(content, style, params, init_image=None):
+    def fake(content, style, params, init_image=None, **_):
         seen.update(content=content, style=style, params=params, init=init_image)
         yield Progress(1, 1, {"style": 1.0, "total": 1.0}, 0.0, 0.0, 0, 1, (36, 48), np.zeros((36, 48, 3), np.float32))
 

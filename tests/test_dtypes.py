@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -52,11 +54,41 @@ def test_gray_with_luminance_preserved_stays_gray(dtype):
 
 
 def test_intensity_rule_and_contrast_limits_change_the_input_mapping():
-    """12-bit data in uint16: the dtype rule sees it nearly black, percentiles and limits stretch it."""
+    """12-bit data in uint16: the dtype rule maps it as 12-bit data (with a warning saying so, and how to
+    choose), as percentiles and limits do; not nearly black, as the whole uint16 range would."""
     content = RNG.integers(0, 4095, SHAPE, endpoint=True).astype(np.uint16)
-    means = {name: stylize(content, STYLE, content_weight=1.0, style_weight=0.0, **RUN, **options).mean()
-             for name, options in [("dtype", {}), ("percentile", {"intensity": "percentile"}),
-                                   ("limits", {"contrast_limits": (0.0, 4095.0)})]}
-    assert means["dtype"] < 0.15
+    with pytest.warns(UserWarning, match=r"content is uint16 holding values \d+–\d+, which need 12 of its 16 "
+                                         r"bits: mapped 0–4095 to black–white .*intensity='percentile' or "
+                                         r"contrast_limits=\(low, high\)"):
+        dtype = stylize(content, STYLE, content_weight=1.0, style_weight=0.0, **RUN)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no mapping warning when limits or percentiles are asked for
+        means = {name: stylize(content, STYLE, content_weight=1.0, style_weight=0.0, **RUN, **options).mean()
+                 for name, options in [("percentile", {"intensity": "percentile"}),
+                                       ("limits", {"contrast_limits": (0.0, 4095.0)})]}
+    assert dtype.mean() == pytest.approx(0.5, abs=0.1)
     assert means["percentile"] == pytest.approx(0.5, abs=0.1)
-    assert means["limits"] == pytest.approx(0.5, abs=0.1)
+    np.testing.assert_allclose(dtype.mean(), means["limits"], atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint32, np.int16], ids=lambda d: np.dtype(d).name)
+def test_wide_integers_holding_8_bit_values_map_as_8_bit(dtype):
+    """0-255 in a wide integer type gives the picture uint8 gives (not a flat gray), with a warning."""
+    image = (RNG.random(SHAPE + (3,)) * 255).astype(np.uint8)
+    with pytest.warns(UserWarning, match=rf"content is {np.dtype(dtype).name} holding values 0–25\d, which need "
+                                         r"8 of its \d+ bits: mapped 0–255 to black–white"):
+        wide = stylize(image.astype(dtype), STYLE, **RUN)
+    np.testing.assert_allclose(wide, stylize(image, STYLE, **RUN), atol=1e-5)
+    assert wide.std() > 0.05
+
+
+def test_integers_filling_their_type_keep_the_dtype_rule():
+    """Data that needs all its type's bits maps over the type's range, silently; negative values too."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        full = to_unit(np.array([[0, 65535]], np.uint16))
+        signed = to_unit(np.array([[-32768, 100]], np.int16))
+    np.testing.assert_array_equal(full, [[0.0, 1.0]])
+    np.testing.assert_allclose(signed, [[0.0, 32868 / 65535]])
+    with pytest.warns(UserWarning, match=r"need 10 of its 32 bits: mapped -1024–1023"):
+        np.testing.assert_allclose(to_unit(np.array([[-1000, 1023]], np.int32)), [[24 / 2047, 1.0]])

@@ -138,3 +138,18 @@ def test_a_wrong_weights_dict_says_what_differs(tmp_path):
     assert "do not fit VGG19's layers: " in message and not message.endswith(":")
     assert "31 missing keys (e.g. 0.bias)" in message and "1 unexpected keys (e.g. conv1.weight)" in message
     assert "1 of the wrong shape (e.g. 0.weight is (8, 3, 3, 3), not (64, 3, 3, 3))" in message
+
+
+def test_content_as_its_own_style_warns():
+    """The same array (or a view of it) as content and style: a warning, as the result would barely change
+    (the widget and the command line refuse it); a copy, or another image, runs silently."""
+    import warnings
+
+    content = RNG.random((40, 48, 3)).astype(np.float32)
+    run = {"size": 32, "steps": 1, "scales": 1, "preview_every": 0}
+    for style in (content, content[:], [content[::-1].copy(), content]):
+        with pytest.warns(UserWarning, match="the style image is the content itself"):
+            stylize(content, style, **run)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stylize(content, content.copy(), **run)

@@ -133,6 +133,25 @@ def test_unreadable_weights_file(tmp_path, content, fragment):
     assert str(path) in str(info.value)
 
 
+class _NotATensor:
+    """Pickled by reference: torch.load(weights_only=True) refuses it."""
+
+
+def test_weights_file_with_python_objects_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "pickled.pt"
+    torch.save({"features.0.weight": _NotATensor()}, path)
+    with pytest.raises(ValueError) as info:
+        network.load_network(str(path), CPU)
+    text = str(info.value)
+    assert text == (f"weights file {path} was refused: it holds Python objects besides tensors "
+                    f"({__name__}._NotATensor), which torch.load(weights_only=True) does not load, as they could "
+                    f"run code; save only the state dict, torch.save(model.state_dict(), path)")
+    path.write_bytes(np.random.default_rng(0).bytes(4096))  # not a pickle: torch's reason, in one line
+    with pytest.raises(ValueError, match=r"could not be read as a PyTorch state dict: \S") as info:
+        network.load_network(str(path), CPU)
+    assert "\n" not in str(info.value)
+
+
 def test_wrong_shaped_state_dict(tmp_path, full_state):
     state = full_state
     state["features.0.weight"] = torch.zeros(32, 3, 3, 3)

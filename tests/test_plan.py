@@ -55,7 +55,7 @@ def test_eta_leaves_out_the_setup(monkeypatch):
 
     def slow_targets(*args, **kwargs):
         time.sleep(3.0)
-        return targets(*args, **kwargs)
+        return (yield from targets(*args, **kwargs))
 
     monkeypatch.setattr(run, "style_targets", slow_targets)
     content = np.random.default_rng(1).random((32, 32, 3)).astype(np.float32)

@@ -51,7 +51,14 @@ def test_tiled_gram_matches_the_whole_image():
     image = torch.from_numpy(_photo("style", "starry_night.jpg", 160) / np.float32(255)).permute(2, 0, 1)[None]
     with torch.inference_mode():
         whole = {k: gram(v) for k, v in forward(image, STYLE_LAYERS).items()}
-        tiled = tiled_gram(forward, image, STYLE_LAYERS, 64)
+        pieces = tiled_gram(forward, image, STYLE_LAYERS, 64)
+        labels = []
+        try:
+            while True:
+                labels.append(next(pieces))
+        except StopIteration as end:
+            tiled = end.value
+    assert labels == [f"tile {k} of 9" for k in range(1, 10)]  # 160² in tiles of 64: one stage record each
     for layer in STYLE_LAYERS:
         assert tiled[layer].shape == whole[layer].shape
         error = float((tiled[layer] - whole[layer]).norm() / whole[layer].norm())

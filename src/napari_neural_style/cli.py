@@ -7,9 +7,11 @@ Options are built from :class:`StyleParams` (names, types, defaults) and the run
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -20,6 +22,7 @@ from tqdm import tqdm
 from . import __version__
 from .engine.images import layout
 from .engine.params import PRESET_FIELDS, PRESETS, StyleParams
+from .engine.progress import LOADING
 from .options import INIT_CHOICES, OPTIONS, duration
 
 if TYPE_CHECKING:
@@ -101,6 +104,9 @@ def read_image(path: Path, what: str) -> np.ndarray:
     """An image file as a numpy array in its own dtype (tifffile for TIFF when installed, else Pillow)."""
     if path.suffix.lower() == ".zarr" and path.is_dir():
         return _zarr_array(path, what)
+    if path.is_dir():
+        raise CliError(f"{what} image {path} is a directory, not an image file (a stack: a multi-page TIFF or a "
+                       f".zarr array)")
     if not path.is_file():
         raise CliError(f"{what} image {path} does not exist")
     try:
@@ -160,7 +166,10 @@ def progress_bar(total: int, stream: TextIO) -> tqdm:
 
 
 def show_progress(bar: tqdm, p: Progress) -> None:
-    """Move ``bar`` to step ``p.step``, with the losses as its postfix."""
+    """Move ``bar`` to step ``p.step``, with the losses as its postfix, or what the run does between steps."""
+    if p.stage:
+        bar.set_postfix_str(p.stage)
+        return
     bar.set_postfix_str(" ".join(f"{k} {p.losses[k]:{fmt}}" for k, fmt in LOSS_FORMATS.items() if k in p.losses),
                         refresh=False)
     bar.update(p.step - bar.n)
@@ -179,17 +188,26 @@ def params_from(args: argparse.Namespace) -> StyleParams:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 done, 1 saved elsewhere, 2 bad input, 130 interrupted)."""
-    try:
-        args = build_parser().parse_args(argv)
-        return _run(args)
-    except CliError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return exc.status
-    except SystemExit as exc:  # --help, --version
-        return int(exc.code or 0)
-    except KeyboardInterrupt:  # before the run started: nothing to save
-        return 130
+    """Run the command line; returns the exit status (0 done, 1 saved elsewhere, 2 bad input, 130 interrupted).
+    Warnings (e.g. how integer data was mapped) are printed as one line each."""
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            args = build_parser().parse_args(argv)
+            return _run(args)
+        except CliError as exc:
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            return exc.status
+        except SystemExit as exc:  # --help, --version
+            return int(exc.code or 0)
+        except KeyboardInterrupt:  # before the run started (reading, importing torch): nothing to save
+            print("interrupted: nothing saved", file=sys.stderr)
+            return 130
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file=None,
+                  line=None) -> None:
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -207,6 +225,7 @@ def _run(args: argparse.Namespace) -> int:
         raise CliError(_one_line(exc)) from None
     if (args.store or args.segment) and not args.scheduler:
         raise CliError("--store and --segment need --scheduler")
+    _check_paths(args, out)
     content = read_image(args.content, "content")
     if layout(content.shape)[0] and out.suffix.lower() not in TIFF:
         raise CliError(f"content {args.content} is a stack of shape {content.shape}: write the result to "
@@ -236,8 +255,8 @@ def _stylize(args: argparse.Namespace, content: np.ndarray, styles: list[np.ndar
     bar, start, p, last = None, time.perf_counter(), None, None
     try:
         try:
-            for p in stylize_steps(content, styles, params, **inputs):
-                if not args.quiet:
+            for p in stylize_steps(content, styles, params, stages=True, **inputs):
+                if not args.quiet and (bar is not None or p.stage != LOADING):  # a bad network: no bar above
                     bar = bar if bar is not None else progress_bar(p.total, sys.stderr)
                     show_progress(bar, p)
                 if p.result is not None:
@@ -250,7 +269,7 @@ def _stylize(args: argparse.Namespace, content: np.ndarray, styles: list[np.ndar
     except ValueError as exc:
         raise CliError(_one_line(exc)) from None
     except KeyboardInterrupt:
-        if p is not None and not p.index and p.current is not None:  # one image: as it is now
+        if p is not None and p.step and not p.index and p.current is not None:  # one image: as it is now
             _save_result(out, p.current())
             _report(args, f"interrupted: the image of step {p.step} saved to {out}")
         elif last is not None:  # a stack: its finished slices
@@ -268,6 +287,30 @@ def _report(args: argparse.Namespace, line: str) -> None:
     """The run's last line on stderr, below the progress bar (none with --quiet)."""
     if not args.quiet:
         print(line, file=sys.stderr)
+
+
+def _check_paths(args: argparse.Namespace, out: Path) -> None:
+    """CliError when the output is one of the inputs (it would be overwritten), also through a link or
+    another spelling of the path; or when the content is given as the style too (as the widget refuses)."""
+    inputs = [("content", args.content), *(("style", p) for p in args.style), ("labels", args.labels)]
+    if args.init not in INIT_CHOICES:
+        inputs.append(("init", Path(args.init)))
+    for what, path in inputs:
+        if path is not None and _same_file(out, path):
+            raise CliError(f"output {out} is the {what} image {path}: it would be overwritten; choose another "
+                           f"output path")
+    for path in args.style:
+        if _same_file(args.content, path):
+            raise CliError(f"style {path} is the content image itself: its style is its own, so the result "
+                           f"would barely change; choose another style image")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (links and relative spellings included)."""
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
 
 
 def _read_init(value: str) -> np.ndarray:

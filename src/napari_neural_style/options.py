@@ -39,7 +39,10 @@ OPTIONS: dict[str, Option] = {
     "style_scale": Option("style size relative to the output"),
     "pooling": Option("VGG19 pooling", POOLINGS),
     "precision": Option("autocast precision", PRECISIONS),
-    "intensity": Option("how intensities map to [0, 1]: full dtype range or percentiles", INTENSITY_RULES),
+    "intensity": Option("how intensities map to [0, 1]: the dtype's range (integers wider than 8 bits: the bits "
+                        "their values use, with a warning) or percentiles", INTENSITY_RULES),
+    "contrast_limits": Option("the content's intensities mapped to black and white, LOW HIGH (default: by the "
+                              "intensity rule)"),
     "stack_init": Option("stacks: start each slice from the previous result warped along the optical flow (with "
                          "a temporal loss), from the previous result as it is, or each independently", STACK_INITS),
     "temporal_weight": Option("stacks, flow: weight of the temporal loss keeping each slice near the previous "
@@ -48,6 +51,8 @@ OPTIONS: dict[str, Option] = {
     "tile_size": Option("optimise scales larger than this in tiles of this side (0: never)"),
     "tile_overlap": Option("overlap of neighbouring tiles in pixels"),
     "preview_every": Option("steps between previews (0: only the end)"),
+    "threads": Option("CPU threads (0: chosen by timing steps, which follows the machine's load; results differ "
+                      "slightly with the count: pin it, e.g. 1, for repeatable pixels)"),
 }
 
 

@@ -21,6 +21,7 @@ from superqt.utils import GeneratorWorker
 
 from .engine.params import StyleParams
 from .engine.plan import StackPlan, make_plan, output_shape
+from .engine.progress import STOPPED
 from .layers import RunInputs, placement
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
 METADATA_KEY = "neural_style"
 PACKAGE = Path(__file__).resolve().parent
-LOAD_POLL_S = 0.05  # how often a run waiting for its network checks for Stop
 
 
 class Session:
@@ -62,7 +62,7 @@ class Session:
         self._warned: set[object] = set()
         self._showwarning = warnings.showwarning  # the hook before the worker's (set again at start)
         self.pbar = progress(total=self.plan.total, desc=f"Neural style: {content.name} × {style.name}")
-        self._stopping = threading.Event()  # for the worker while it cannot yield: the network's load
+        self._stopping = threading.Event()  # the engine's cancel: ends the run mid-step or mid-load
         self.worker: GeneratorWorker = create_worker(
             _run_steps, inputs.content_data, inputs.styles, params, labels=inputs.labels, rgb=content.rgb,
             init_image=inputs.init_image, slices=inputs.slices, scheduler=inputs.scheduler, stopping=self._stopping,
@@ -92,14 +92,14 @@ class Session:
     def start(self) -> None:
         self._showwarning = warnings.showwarning  # napari's, or Python's: where others' warnings go
         self._make_output()
-        self.on_status(f"connecting to {self.scheduler}…" if self.scheduler else "starting (loading the network)…")
+        self.on_status(f"connecting to {self.scheduler}…" if self.scheduler else "starting…")
         self.worker.start()
 
     def stop(self) -> None:
-        """Ask the run to end after the current step; its current image stays in the output layer."""
+        """Ask the run to end: the engine ends it within about a network layer's time, whatever it is doing,
+        and hands back the current image (rendered in the worker thread), which stays in the output layer."""
         self._stopping.set()
-        self.worker.quit()
-        self.on_status("stopping after this step…")
+        self.on_status("stopping…")
 
     def wait(self, timeout_s: float) -> None:
         """Stop the run and wait up to ``timeout_s`` for its thread to finish its step."""
@@ -120,8 +120,15 @@ class Session:
 
     # -- worker signals -------------------------------------------------------------------------------
     def _on_progress(self, p: Progress) -> None:
-        self.last, self.steps, self.losses = p, p.step, p.losses
         where = f"slice {p.index} ({p.slices}) · " if p.index else ""
+        self.last = p
+        if p.stage:  # no step: what the run is doing, and after a stop the current image
+            if p.stage != STOPPED:
+                self.on_status(f"{where}{p.stage}…")
+            elif not p.index and p.image is not None and p.step:
+                self._show(p.image.reshape((1,) * self.lead + p.image.shape))
+            return
+        self.steps, self.losses = p.step, p.losses
         self.on_status(f"{where}step {p.step}/{p.total} · {losses_text(p.losses)} · ETA {p.eta:.0f} s")
         if p.index and p.stack is not None:
             # a cluster's slices land as workers finish them, in any order: all are shown, those to come black
@@ -209,7 +216,7 @@ class Session:
 
     def _on_finished(self) -> None:
         last = self.last
-        self.stopped = self.worker.abort_requested and (last is None or not last.done)
+        self.stopped = (self._stopping.is_set() or self.worker.abort_requested) and (last is None or not last.done)
         if self.stopped and self.error is None:
             self.on_status(self._keep_current(last))
         elif self.error is None:
@@ -221,12 +228,12 @@ class Session:
 
     def _keep_current(self, last: Progress | None) -> str:
         """After a stop: the current image into the output (a stack keeps its finished slices); the status."""
-        if last is None:
+        if last is None or not last.step:
             return "stopped before the first step"
         head = f"stopped at step {last.step}/{last.total}"
         if last.index:
             return f"{head}: kept the {self._finished(last)} of {last.slices} slices finished"
-        if last.current is not None:
+        if last.stage != STOPPED and last.current is not None:  # a stopped record's image is shown already
             image = last.current()
             self._show(image.reshape((1,) * self.lead + image.shape))
         return f"{head}: kept the image of step {last.step} · {losses_text(self.losses)}"
@@ -239,24 +246,15 @@ def losses_text(losses: dict[str, float]) -> str:
 def _run_steps(content: np.ndarray, style: list[np.ndarray], params: StyleParams, *, labels: np.ndarray | None,
                rgb: bool, init_image: np.ndarray | None, stopping: threading.Event,
                slices: tuple[int, int] | None = None, scheduler: str = "") -> Iterator[Progress]:
-    """``stylize_steps`` for the worker thread, with autograd on there (grad mode is per thread). The network
-    loads first in a daemon thread, which this one leaves behind when ``stopping`` is set: a load cannot be
-    interrupted, and Stop or closing the viewer must not wait for it (it stays cached for the next run).
-    With a ``scheduler`` address the run goes to that dask cluster (whose workers load the network) through
-    a client made (and closed) in this thread."""
+    """``stylize_steps`` for the worker thread, with autograd on there (grad mode is per thread) and
+    ``stopping`` as its cancel Event: Stop ends the run within about a network layer's time, whatever it is
+    doing (the network's load included). With a ``scheduler`` address the run goes to that dask cluster
+    (whose workers load the network) through a client made (and closed) in this thread."""
     import torch
 
-    from .engine.network import preload
     from .engine.transfer import stylize_steps
 
     torch.set_grad_enabled(True)
-    if not scheduler:
-        loading = threading.Thread(target=preload, args=(params.weights, params.device),
-                                   name="neural-style load", daemon=True)
-        loading.start()
-        while loading.is_alive():
-            if stopping.wait(LOAD_POLL_S):
-                return
     client = None
     try:
         if scheduler:
@@ -264,7 +262,7 @@ def _run_steps(content: np.ndarray, style: list[np.ndarray], params: StyleParams
 
             client = connect(scheduler)
         yield from stylize_steps(content, style, params, labels=labels, rgb=rgb, init_image=init_image,
-                                 slices=slices, client=client)
+                                 slices=slices, client=client, cancel=stopping, stages=True)
     except RuntimeError as exc:  # superqt takes a RuntimeError for a deleted worker: no signal, a hung run
         raise _RunError(f"{type(exc).__name__}: {exc}") from exc
     finally:

@@ -21,6 +21,7 @@ import dask.array as da
 import numpy as np
 from distributed import Client, Queue, as_completed
 
+from .cancel import Cancel
 from .params import StyleParams
 from .plan import Plan, StackPlan, later_params, output_shape
 from .progress import Progress
@@ -57,7 +58,8 @@ def connect(address: str, timeout: float | None = None) -> Client:
 
 def cluster_steps(view: Slices, style: np.ndarray | Sequence[np.ndarray], params: StyleParams, *, rgb: bool,
                   client: Client, store: str | None = None, segment: int | None = None,
-                  init_image: np.ndarray | None = None, labels: object | None = None) -> Iterator[Progress]:
+                  init_image: np.ndarray | None = None, labels: object | None = None,
+                  cancel: Cancel = None) -> Iterator[Progress]:
     """Stylise the stack ``view`` on ``client``'s cluster; yield a :class:`.Progress` per finished slice.
 
     The slices still to do (all, or those the ``store`` does not yet hold) are cut into segments of
@@ -67,7 +69,8 @@ def cluster_steps(view: Slices, style: np.ndarray | Sequence[np.ndarray], params
     those still to come are 0), so a viewer can show it. The last record's ``stack`` is
     the result, of the view's shape: a numpy array, or with ``store`` a dask array reading the store
     (which holds the whole stack: ``dask.array.from_zarr(store, "result")``). Closing the generator early
-    cancels the segments not yet started; what finished slices wrote stays in the store.
+    cancels the segments not yet started; what finished slices wrote stays in the store, and so does
+    setting ``cancel`` (within :data:`EVENT_WAIT` seconds).
     """
     params = replace(params, contrast_limits=stack_limits(view, params, rgb))
     later = later_params(params)
@@ -115,6 +118,8 @@ def cluster_steps(view: Slices, style: np.ndarray | Sequence[np.ndarray], params
     pending = as_completed(list(futures))
     try:
         while not pending.is_empty():
+            if cancel is not None and cancel.is_set():
+                return
             for k, losses in _events(events, view):
                 if k not in finished:
                     finished.add(k)

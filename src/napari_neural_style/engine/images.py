@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,15 +97,17 @@ def check_stack(shape: tuple[int, ...], lead: int, rgb: bool) -> None:
 
 
 def to_unit(a: np.ndarray, rule: str = "dtype", percentiles: tuple[float, float] = (0.5, 99.5),
-            limits: tuple[float, float] | None = None) -> np.ndarray:
+            limits: tuple[float, float] | None = None, what: str = "image") -> np.ndarray:
     """Intensities to float32 in [0, 1].
 
     ``limits`` (e.g. a napari layer's contrast limits) win when given. Otherwise ``rule="dtype"``: bool as
     0/1, integers over their dtype's full range, floats as they are when already within [0, 1] and else
-    stretched from their minimum to maximum; ``rule="percentile"``: the given low/high percentiles of the
+    stretched from their minimum to maximum; integers wider than 8 bits whose values need fewer bits than
+    their type has (12-bit camera data in uint16, 0-255 in int64) over the range of those bits (at least 8),
+    with a warning (:func:`bit_depth_limits`); ``rule="percentile"``: the given low/high percentiles of the
     data map to 0 and 1 (robust to hot pixels in 12-bit data stored as uint16).
     """
-    lo, hi = limits if limits is not None else unit_limits(a, rule, percentiles)
+    lo, hi = limits if limits is not None else unit_limits(a, rule, percentiles, what)
     out = a.astype(np.float32)
     if hi <= lo:  # a flat image (all values equal): nothing to stretch
         return np.zeros(a.shape, np.float32)
@@ -113,8 +116,8 @@ def to_unit(a: np.ndarray, rule: str = "dtype", percentiles: tuple[float, float]
     return np.clip(out, 0.0, 1.0, out=out)
 
 
-def unit_limits(a: np.ndarray, rule: str = "dtype", percentiles: tuple[float, float] = (0.5, 99.5)
-                ) -> tuple[float, float]:
+def unit_limits(a: np.ndarray, rule: str = "dtype", percentiles: tuple[float, float] = (0.5, 99.5),
+                what: str = "image") -> tuple[float, float]:
     """The (low, high) intensities that :func:`to_unit` maps to 0 and 1 under ``rule`` (see there)."""
     if rule == "percentile" and a.dtype != bool:  # np.percentile cannot subtract booleans
         lo, hi = np.percentile(a, percentiles)
@@ -123,9 +126,29 @@ def unit_limits(a: np.ndarray, rule: str = "dtype", percentiles: tuple[float, fl
         return 0.0, 1.0
     if np.issubdtype(a.dtype, np.integer):
         info = np.iinfo(a.dtype)
-        return float(info.min), float(info.max)
+        return bit_depth_limits(a, what) or (float(info.min), float(info.max))
     lo, hi = float(a.min()), float(a.max())
     return (0.0, 1.0) if lo >= 0 and hi <= 1 else (lo, hi)
+
+
+def bit_depth_limits(a: np.ndarray, what: str) -> tuple[float, float] | None:
+    """For integers wider than 8 bits whose values need fewer bits than their type has: the range of the
+    bits they need, at least 8 (0 to 2^k − 1, or −2^k to 2^k − 1 with negative values), and a warning that
+    says so and how to choose another mapping; None when the values fill their type (or it is 8-bit)."""
+    info = np.iinfo(a.dtype)
+    if info.bits <= 8 or a.size == 0:
+        return None
+    low, high = int(a.min()), int(a.max())
+    bits = max(8, max(high, -low - 1, 0).bit_length())
+    if bits >= info.bits - (info.min < 0):
+        return None
+    lo, hi = (-(1 << bits) if low < 0 else 0), (1 << bits) - 1
+    warnings.warn(f"{what} is {a.dtype} holding values {low}–{high}, which need {bits} of its {info.bits} bits: "
+                  f"mapped {lo}–{hi} to black–white as {bits}-bit data (not the whole {a.dtype} range, which "
+                  f"would lose the picture); to choose, pass intensity='percentile' or contrast_limits=(low, "
+                  f"high) (command line: --intensity percentile, --contrast-limits LOW HIGH)", UserWarning,
+                  stacklevel=2)
+    return float(lo), float(hi)
 
 
 def to_plane(array: object, what: str, rule: str = "dtype", percentiles: tuple[float, float] = (0.5, 99.5),
@@ -134,10 +157,10 @@ def to_plane(array: object, what: str, rule: str = "dtype", percentiles: tuple[f
     a = check_array(array, what)
     alpha = None
     if a.ndim == 3 and a.shape[-1] == 4:
-        alpha = to_unit(a[..., 3], "dtype")
+        alpha = to_unit(a[..., 3], "dtype", what=f"{what}'s alpha")
         a = a[..., :3]
     gray = a.ndim == 2 or a.shape[-1] == 1
-    unit = to_unit(a.reshape(a.shape[:2]) if gray else a, rule, percentiles, limits)
+    unit = to_unit(a.reshape(a.shape[:2]) if gray else a, rule, percentiles, limits, what)
     rgb = np.repeat(unit[..., None], 3, axis=-1) if gray else unit
     return Plane(np.ascontiguousarray(rgb, dtype=np.float32), alpha, gray)
 

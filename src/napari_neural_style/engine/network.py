@@ -13,12 +13,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from .cancel import Cancel, Stopped, check
 from .params import LAYERS
 
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 QUANTISED_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+LOAD_POLL_S = 0.05  # how often a run waiting for its network checks whether it was cancelled
 _CONV_INDEX = [i for i, name in enumerate(LAYERS) if name.startswith("conv")]  # features.N of each conv
 _lock = threading.Lock()
 
@@ -46,10 +48,13 @@ class Normalizer(nn.Module):
 
 
 class Features(nn.Module):
-    """VGG19 ``features`` cut after the deepest requested layer; returns the requested activations."""
+    """VGG19 ``features`` cut after the deepest requested layer; returns the requested activations. With a
+    ``cancel`` Event set, :class:`.cancel.Stopped` is raised before the next layer, forward or backward."""
 
-    def __init__(self, vgg_features: nn.Sequential, layers: tuple[str, ...], pooling: str):
+    def __init__(self, vgg_features: nn.Sequential, layers: tuple[str, ...], pooling: str,
+                 cancel: Cancel = None):
         super().__init__()
+        self.cancel = cancel
         index = [LAYERS.index(layer) for layer in layers]
         modules = list(vgg_features[: max(index) + 1])
         for i, module in enumerate(modules):
@@ -63,26 +68,37 @@ class Features(nn.Module):
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         out = {}
         for i, module in enumerate(self.body):
+            check(self.cancel)
             x = module(x)
+            if self.cancel is not None and x.requires_grad and x.device.type != "cuda":  # not into CUDA graphs
+                x.register_hook(self._check_backward)
             if i in self.wanted:
                 out[self.wanted[i]] = x
         return out
 
+    def _check_backward(self, grad: torch.Tensor) -> None:
+        check(self.cancel)
+
 
 class Extractor:
     """``extractor(rgb, layers=None) -> {layer: activation}`` for RGB (N, 3, H, W) in [0, 1]: the normaliser,
-    VGG19 cut after the deepest of ``layers``, channels-last memory and bf16 autocast when asked for."""
+    VGG19 cut after the deepest of ``layers``, channels-last memory and bf16 autocast when asked for;
+    ``cancel``: see :class:`Features`."""
 
     def __init__(self, layers: tuple[str, ...], weights: str = "caffe", device: torch.device | str = "cpu",
-                 pooling: str = "max", bf16: bool = False) -> None:
+                 pooling: str = "max", bf16: bool = False, cancel: Cancel = None) -> None:
         self.device = torch.device(device)
         vgg, self.norm = load_network(weights, self.device)
-        self.features = Features(vgg, layers, pooling)
+        self.features = Features(vgg, layers, pooling, cancel)
         self.channels_last = self.device.type != "mps"
         if self.channels_last:  # the cached network's parameters are shared: one thread converts them at a
             with _lock, torch.inference_mode(False):  # time, never into inference tensors (see load_network)
                 self.features = self.features.to(memory_format=torch.channels_last)
         self.bf16 = bf16
+
+    def check_cancel(self) -> None:
+        """:class:`.cancel.Stopped` once the cancel Event is set: for long work on the features between passes."""
+        check(self.features.cancel)
 
     def __call__(self, rgb: torch.Tensor, layers: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
         x = self.norm(rgb)
@@ -200,6 +216,19 @@ def preload(weights: str = "caffe", device: str = "auto") -> None:
         pass
 
 
+def load_or_stop(weights: str, device: torch.device, cancel: Cancel) -> None:
+    """Load (and cache) the network in a daemon thread and wait for it; :class:`.cancel.Stopped` as soon as
+    ``cancel`` is set: a load cannot be interrupted, and a stop must not wait for it (the thread finishes
+    and caches the network for the next run). Without ``cancel``, nothing (the run loads it itself)."""
+    if cancel is None:
+        return
+    loading = threading.Thread(target=preload, args=(weights, str(device)), name="neural-style load", daemon=True)
+    loading.start()
+    while loading.is_alive():
+        if cancel.wait(LOAD_POLL_S):
+            raise Stopped
+
+
 def _avoid_llvm_clash() -> None:
     """Keep torch from importing triton once an OpenGL driver has loaded its own LLVM (Linux Mesa).
 
@@ -280,7 +309,15 @@ def _torch_load(path: Path) -> dict:
     except FileNotFoundError:
         raise ValueError(f"weights file {path} does not exist") from None
     except Exception as exc:  # noqa: BLE001 - unpickling errors come in many types
-        raise ValueError(f"weights file {path} could not be read as a PyTorch state dict: {exc}") from None
+        text = str(exc)  # torch's weights_only refusal takes paragraphs: the one line that says why
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+        if found:
+            raise ValueError(f"weights file {path} was refused: it holds Python objects besides tensors "
+                             f"({found[1]}), which torch.load(weights_only=True) does not load, as they could "
+                             f"run code; save only the state dict, torch.save(model.state_dict(), path)") from None
+        reason = re.search(r"WeightsUnpickler error:\s*([^\n]+)", text)
+        first = reason[1] if reason else (text.strip().splitlines() or [type(exc).__name__])[0]
+        raise ValueError(f"weights file {path} could not be read as a PyTorch state dict: {first}") from None
     if not isinstance(state, dict):
         raise ValueError(f"weights file {path} holds a {type(state).__name__}, not a state dict")
     return state

@@ -4,7 +4,8 @@ region guides of an image (or tile), and the map from the network's features to 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -22,6 +23,8 @@ Guides = list[tuple[int, float, Targets]]  # (style key, region's share of the s
 ImageTerm = Callable[[torch.Tensor], torch.Tensor]  # a loss on the RGB image in [0, 1] itself
 Window = tuple[slice, slice] | None  # a tile's rows and columns at its scale; None: the whole image
 ImageTerms = Callable[[tuple[int, int], Window], dict[str, ImageTerm]]  # image terms for a scale's shape
+T = TypeVar("T")
+Pieces = Generator[str, None, T]  # a long computation: yields what it does next, returns its result
 
 
 class Objective:
@@ -72,30 +75,42 @@ def temporal(warped: np.ndarray, mask: np.ndarray, weight: float, device: torch.
     return terms
 
 
-@torch.inference_mode()
 def style_targets(extractor: Extractor, styles: Sequence[np.ndarray], blend: Sequence[float],
-                  regions: Sequence[int], side: float, params: StyleParams) -> dict[int, Targets]:
+                  regions: Sequence[int], side: float, params: StyleParams) -> Pieces[dict[int, Targets]]:
     """Gram targets for a scale whose long side is ``side``: key 0 the blend of all ``styles``, or key k
-    per labelled region k (style k alone). Styles larger than ``tile_size`` are run in tiles."""
-    layers = params.style_layers
+    per labelled region k (style k alone). Styles larger than ``tile_size`` are run in tiles. A generator:
+    it yields what it computes next (e.g. "style 2 of 3, tile 4 of 9") before each forward pass, and
+    returns the targets."""
+    layers, n = params.style_layers, len(regions) or len(styles)
 
-    def grams(style: np.ndarray) -> Targets:
+    def grams(style: np.ndarray, which: str) -> Pieces[Targets]:
         h, w = style.shape[:2]
         k = side * params.style_scale / max(h, w)
         shape = (max(MIN_SIDE, round(h * k)), max(MIN_SIDE, round(w * k)))
         image = to_tensor(style, shape, extractor.device)
         if params.tile_size and max(shape) > params.tile_size:
-            return tiled_gram(extractor, image, layers, params.tile_size)
-        feats = extractor(image, layers)
-        return {layer: gram(feats[layer]) for layer in layers}
+            return (yield from tiled_gram(extractor, image, layers, params.tile_size, which, extractor.check_cancel))
+        yield which
+        with torch.inference_mode():
+            feats = extractor(image, layers)
+            return {layer: gram(feats[layer]) for layer in layers}
+
+    def which(i: int) -> str:
+        return f"style {i + 1} of {n}" if n > 1 else ""
 
     if regions:
-        return {k: grams(styles[k - 1]) for k in regions}
+        per_region = {}
+        for i, k in enumerate(regions):
+            per_region[k] = yield from grams(styles[k - 1], which(i))
+        return per_region
     targets: Targets = {}
-    for weight, style in zip(blend, styles):
-        for layer, g in grams(style).items():
-            targets[layer] = targets.get(layer, 0) + weight * g
-    return {0: {k: v.clone() for k, v in targets.items()}}
+    for i, (weight, style) in enumerate(zip(blend, styles, strict=True)):
+        grams_i = yield from grams(style, which(i))
+        with torch.inference_mode():
+            for layer, g in grams_i.items():
+                targets[layer] = targets.get(layer, 0) + weight * g
+    with torch.inference_mode():
+        return {0: {k: v.clone() for k, v in targets.items()}}
 
 
 @torch.inference_mode()
@@ -128,28 +143,35 @@ def guides(masks: dict[int, torch.Tensor], feature_shapes: dict[str, tuple[int, 
 
 
 def tiled_gram(forward: Callable[[torch.Tensor, Sequence[str]], dict[str, torch.Tensor]], image: torch.Tensor,
-               layers: Sequence[str], tile: int) -> Targets:
+               layers: Sequence[str], tile: int, which: str = "",
+               check_cancel: Callable[[], None] = lambda: None) -> Pieces[Targets]:
     """Gram matrices of ``image`` (1, 3, H, W) as :func:`.losses.gram` would give, in bounded memory.
 
     F Fᵀ is summed over non-overlapping tiles (each run with a margin of context that is cropped from its
-    features) and divided by C times the total number of feature pixels.
+    features) and divided by C times the total number of feature pixels. A generator: yields "``which``,
+    tile k of n" before each tile, returns the Gram matrices; ``check_cancel()`` before each layer's product
+    (together as long as a forward pass: 3 CPU-s for a 1024-px tile).
     """
     h, w = image.shape[-2:]
     step = max(GRID, tile // GRID * GRID)
     sums: dict[str, torch.Tensor] = {}
     counts: dict[str, int] = dict.fromkeys(layers, 0)
-    for y0 in range(0, h, step):
-        for x0 in range(0, w, step):
-            y1, x1 = min(h, y0 + step), min(w, x0 + step)
-            py0, px0 = max(0, y0 - GRAM_MARGIN), max(0, x0 - GRAM_MARGIN)
-            py1, px1 = min(h, y1 + GRAM_MARGIN), min(w, x1 + GRAM_MARGIN)
+    corners = [(y0, x0) for y0 in range(0, h, step) for x0 in range(0, w, step)]
+    for n, (y0, x0) in enumerate(corners, 1):
+        yield ", ".join(filter(None, (which, f"tile {n} of {len(corners)}")))
+        y1, x1 = min(h, y0 + step), min(w, x0 + step)
+        py0, px0 = max(0, y0 - GRAM_MARGIN), max(0, x0 - GRAM_MARGIN)
+        py1, px1 = min(h, y1 + GRAM_MARGIN), min(w, x1 + GRAM_MARGIN)
+        with torch.inference_mode():
             feats = forward(image[..., py0:py1, px0:px1], layers)
             for layer in layers:
+                check_cancel()
                 d = stride(layer)
-                f = feats[layer][0].float()
+                f = feats[layer][0].permute(1, 2, 0)  # (H, W, C): rows of channels, as channels-last holds them
                 a0, b0 = (y0 - py0) // d, (x0 - px0) // d
                 a1, b1 = a0 + math.ceil((y1 - y0) / d), b0 + math.ceil((x1 - x0) / d)
-                crop = f[:, a0:a1, b0:b1].reshape(f.shape[0], -1)
-                sums[layer] = sums.get(layer, 0) + crop @ crop.T
-                counts[layer] += crop.shape[1]
-    return {layer: (sums[layer] / (sums[layer].shape[0] * counts[layer]))[None] for layer in layers}
+                crop = f[a0:a1, b0:b1].reshape(-1, f.shape[-1]).float()  # (pixels, C)
+                sums[layer] = sums.get(layer, 0) + crop.T @ crop
+                counts[layer] += crop.shape[0]
+    with torch.inference_mode():
+        return {layer: (sums[layer] / (sums[layer].shape[0] * counts[layer]))[None] for layer in layers}

@@ -63,7 +63,8 @@ class StyleParams:
     temporal loss; both run at the finest scale only, with ``stack_steps`` × ``steps`` steps.
     ``"independent"`` runs every slice from scratch. Scales whose long side exceeds ``tile_size`` (0: never) are optimised in
     overlapping tiles of that side, ``tile_overlap`` pixels wide, blended with linear ramps; each tile
-    gets that scale's steps.
+    gets that scale's steps. ``threads`` pins torch's CPU thread count (0: chosen by timing steps, which
+    follows the machine's load); results differ slightly with the count, so pin it for repeatable pixels.
     """
 
     size: int = 512
@@ -96,6 +97,7 @@ class StyleParams:
     temporal_weight: float = 5.0
     tile_size: int = 1024
     tile_overlap: int = 64
+    threads: int = 0
 
     def __post_init__(self) -> None:
         for name in ("style_layers", "content_layers", "style_layer_weights", "style_blend", "scale_steps",
@@ -111,6 +113,7 @@ class StyleParams:
         _check_int(self, "preview_every", 0, 1_000_000)
         _check_int(self, "seed", 0, 2**63 - 1)
         _check_int(self, "tile_size", 0, 1 << 16)
+        _check_int(self, "threads", 0, 1024)
         if 0 < self.tile_size < MIN_TILE:
             raise ValueError(f"tile_size must be 0 (no tiles) or at least {MIN_TILE}, got {self.tile_size}")
         _check_int(self, "tile_overlap", 0, max(0, self.tile_size // 2 - 1) if self.tile_size else 1 << 16)

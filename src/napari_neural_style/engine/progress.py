@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+STOPPED = "stopped"  # the stage of a cancelled run's last record
+LOADING = "loading the network"  # the stage of a run's first record
+
+
 
 @dataclass
 class Progress:
@@ -21,6 +25,11 @@ class Progress:
     ``current()`` renders the image as it is now, like ``image`` (of a stack: the current slice), e.g. to
     keep it after a stop or Ctrl-C; call it while the generator is paused or ended, never from another
     thread while it runs.
+
+    Stage records (``stage`` set, e.g. "computing style targets (scale 3 of 3, tile 2 of 16)"; only with
+    ``stylize_steps(..., stages=True)``) come between steps, before long work that is not a step: ``step``
+    is the steps done so far, ``losses`` is empty, ``image`` None. A cancelled run's last record has the
+    stage :data:`STOPPED` and the current image.
     """
 
     step: int
@@ -38,6 +47,7 @@ class Progress:
     tile: int = 0
     tiles: int = 0
     current: Callable[[], np.ndarray] | None = field(default=None, repr=False, compare=False)
+    stage: str = ""
 
     @property
     def done(self) -> bool:

@@ -10,15 +10,16 @@ import numpy as np
 import torch
 
 from . import memory
+from .cancel import Cancel, Stopped, check
 from .graphs import GraphedForward
 from .inputs import Inputs
 from .lbfgs import CompactLBFGS
-from .network import Extractor, resolve_device, use_bf16
+from .network import Extractor, load_or_stop, resolve_device, use_bf16
 from .objective import ImageTerms, Objective, content_targets, guides, region_masks, style_targets
 from .output import render
 from .params import StyleParams
 from .plan import Plan, Scale
-from .progress import Progress
+from .progress import LOADING, STOPPED, Progress
 from .tensors import resize, to_numpy, to_tensor
 from .threads import ThreadTuner
 
@@ -30,61 +31,104 @@ class Run:
     """One 2D run of ``plan``; ``steps()`` drives it, and ``result`` holds the final network-side RGB
     (Y, X, 3) afterwards. The memory check happens here, before the network loads. ``image_terms``
     (made per scale shape) add loss terms on the image, e.g. a stack's temporal term. ``curvature`` is
-    an earlier run's (e.g. the previous slice's) last L-BFGS scale, and afterwards this run's."""
+    an earlier run's (e.g. the previous slice's) last L-BFGS scale, and afterwards this run's.
+
+    Besides a record per step, ``steps()`` yields a stage record (``Progress.stage``) before each long
+    piece of work that is not a step: loading the network, style targets (per style and tile), content
+    targets (per tile). Once ``cancel`` is set the run ends within one network layer's time, with a last
+    record whose stage is :data:`.progress.STOPPED` and whose image is the current one; ``stopped`` is then
+    True."""
 
     def __init__(self, inputs: Inputs, plan: Plan, params: StyleParams, *, outputs: int = 1,
-                 image_terms: ImageTerms | None = None,
-                 curvature: tuple[torch.Tensor, int] | None = None) -> None:
-        self.inputs, self.plan, self.p = inputs, plan, params
+                 image_terms: ImageTerms | None = None, curvature: tuple[torch.Tensor, int] | None = None,
+                 cancel: Cancel = None) -> None:
+        self.inputs, self.plan, self.p, self.cancel = inputs, plan, params, cancel
         rgb = inputs.content.rgb
-        self.device, bf16 = check_memory(plan, params, regions=len(inputs.regions), outputs=outputs,
-                                         channels=4 if inputs.content.alpha is not None else 3,
-                                         content_pixels=rgb.shape[0] * rgb.shape[1])
-        layers = params.style_layers + params.content_layers
-        self.net = Extractor(layers, params.weights, self.device, params.pooling, bf16)
-        self._graphed = GraphedForward(self.net, layers, enabled=self.device.type == "cuda")
+        self.device, self._bf16 = check_memory(plan, params, regions=len(inputs.regions), outputs=outputs,
+                                               channels=4 if inputs.content.alpha is not None else 3,
+                                               content_pixels=rgb.shape[0] * rgb.shape[1])
         self._image_terms = image_terms or (lambda shape, window: {})
         self.result: np.ndarray | None = None
-        self._threads = ThreadTuner(enabled=self.device.type == "cpu")  # off the CPU the count does not matter
+        self.stopped = False
+        self._threads = ThreadTuner(enabled=self.device.type == "cpu", threads=params.threads)
         self.curvature = curvature  # the last L-BFGS's (gamma, element count): the next one's first step
+        self._now: Preview | None = None  # the current image, whatever the run is doing
 
     def _tensor(self, rgb: np.ndarray, shape: tuple[int, int]) -> torch.Tensor:
         return to_tensor(rgb, shape, self.device)
 
     def steps(self) -> Iterator[Progress]:
+        self._start, self._step, self._work, self._stepping, self._eta = time.perf_counter(), 0, 0, 0.0, 0.0
         try:
             yield from self._steps()
+        except Stopped:
+            self.stopped = True
+            yield self._stage(STOPPED, len(self.plan.scales) - 1, self.plan.scales[-1], show=True)
         finally:
             self._threads.restore()
 
+    def _stage(self, text: str, index: int, scale: Scale, tile: int = 0, show: bool = False) -> Progress:
+        """A record of no step, saying what comes next (its ``image`` only with ``show``); raises
+        :class:`.cancel.Stopped` once the run is cancelled."""
+        if not show:
+            check(self.cancel)
+        now = self._now
+        current = None if now is None else (lambda: render(now(), self.inputs, self.plan.shape))
+        return Progress(self._step, self.plan.total, {}, time.perf_counter() - self._start, self._eta, index,
+                        len(self.plan.scales), scale.shape, current() if show and current else None, tile=tile,
+                        tiles=len(scale.tiles) if tile else 0, current=current, stage=text)
+
+    def _pieces(self, pieces: Iterator[str], what: str, index: int, scale: Scale, tile: int = 0):
+        """Run the long computation ``pieces`` (see :data:`.objective.Pieces`), a stage record before each
+        piece; returns its result."""
+        where = f"scale {index + 1} of {len(self.plan.scales)}" if len(self.plan.scales) > 1 else ""
+        if tile:
+            where = ", ".join(filter(None, (where, f"tile {tile} of {len(scale.tiles)}")))
+        try:
+            while True:
+                detail = ", ".join(filter(None, (where, next(pieces))))
+                yield self._stage(f"{what} ({detail})" if detail else what, index, scale, tile)
+        except StopIteration as end:
+            return end.value
+
     def _steps(self) -> Iterator[Progress]:
         generator = torch.Generator().manual_seed(self.p.seed)
-        self._start, self._step, self._work, self._stepping = time.perf_counter(), 0, 0, 0.0
+        yield self._stage(LOADING, 0, self.plan.scales[0])
+        load_or_stop(self.p.weights, self.device, self.cancel)
+        layers = self.p.style_layers + self.p.content_layers
+        self.net = Extractor(layers, self.p.weights, self.device, self.p.pooling, self._bf16, self.cancel)
+        self._graphed = GraphedForward(self.net, layers, enabled=self.device.type == "cuda")
         image = None
         for i, scale in enumerate(self.plan.scales):
             image = self._initial(scale.shape, generator) if image is None else self._upsample(image, scale.shape)
-            style_t = style_targets(self.net, self.inputs.net_styles, self.inputs.blend, self.inputs.regions,
-                                    max(scale.shape), self.p)
+            self._now = lambda image=image: image
+            style_t = yield from self._pieces(
+                style_targets(self.net, self.inputs.net_styles, self.inputs.blend, self.inputs.regions,
+                              max(scale.shape), self.p), "computing style targets", i, scale)
             if scale.tiles is None:
                 image = yield from self._whole(image, style_t, scale, i)
             else:
                 image = yield from self._tiled(image, style_t, scale, i)
         self.result = to_numpy(image)
 
-    def _objective(self, style_t: dict, content: torch.Tensor, masks: dict[int, torch.Tensor],
-                   shape: tuple[int, int], window: tuple[slice, slice] | None = None) -> Objective:
-        content_t, feature_shapes = content_targets(self.net, content, self.p)
+    def _objective(self, style_t: dict, content: torch.Tensor, masks: dict[int, torch.Tensor], index: int,
+                   scale: Scale, tile: int = 0, window: tuple[slice, slice] | None = None
+                   ) -> Iterator[Progress]:
+        """The objective of the whole image or a tile at this scale (a stage record first)."""
+        content_t, feature_shapes = yield from self._pieces(_piece(content_targets, self.net, content, self.p),
+                                                            "computing content targets", index, scale, tile)
         return Objective(self.p, style_t, content_t, guides(masks, feature_shapes),
-                         self._image_terms(shape, window))
+                         self._image_terms(scale.shape, window))
 
     def _masks(self, shape: tuple[int, int]) -> dict[int, torch.Tensor]:
         return region_masks(self.inputs.labels, self.inputs.regions, shape, self.device)
 
     def _whole(self, image: torch.Tensor, style_t: dict, scale: Scale, index: int) -> Iterator[Progress]:
         """Optimise the whole image at this scale; returns the result (1, 3, H, W) in [0, 1]."""
-        objective = self._objective(style_t, self._tensor(self.inputs.net_content, scale.shape),
-                                    self._masks(scale.shape), scale.shape)
+        objective = yield from self._objective(style_t, self._tensor(self.inputs.net_content, scale.shape),
+                                               self._masks(scale.shape), index, scale)
         x = image
+        self._now = lambda: x.detach() / 255.0 if x is not image else image
         for i, (losses, x, seconds) in enumerate(self._optimize(image, objective, scale.steps)):
             yield self._progress(losses, seconds, index, scale, i == scale.steps - 1, scale.shape,
                                  lambda: x.detach() / 255.0)
@@ -98,11 +142,13 @@ class Run:
         acc = torch.zeros_like(image)
         weights = torch.zeros((1, 1) + scale.shape, device=image.device)
         for t, tile in enumerate(scale.tiles, 1):
+            self._now = lambda: _assembled(acc, weights, image)
             ys, xs = tile.slices
-            objective = self._objective(style_t, content[..., ys, xs].contiguous(),
-                                        {k: m[..., ys, xs] for k, m in masks.items()}, scale.shape, tile.slices)
+            objective = yield from self._objective(style_t, content[..., ys, xs].contiguous(),
+                                                   {k: m[..., ys, xs] for k, m in masks.items()}, index, scale, t,
+                                                   tile.slices)
             w = torch.from_numpy(tile.weight()).to(image.device)[None, None]
-            start = _assembled(acc, weights, image)[..., ys, xs]
+            start = _assembled(acc[..., ys, xs], weights[..., ys, xs], image[..., ys, xs])
             x = start
 
             def preview() -> torch.Tensor:
@@ -110,6 +156,8 @@ class Run:
                 a[..., ys, xs] += x.detach() / 255.0 * w
                 s[..., ys, xs] += w
                 return _assembled(a, s, image)
+
+            self._now = preview
 
             for i, (losses, x, seconds) in enumerate(self._optimize(start, objective, scale.steps)):
                 yield self._progress(losses, seconds, index, scale, i == scale.steps - 1, tile.shape, preview, t)
@@ -148,6 +196,7 @@ class Run:
             seconds = time.perf_counter() - start
             self._threads.after_step(seconds)
             yield dict(zip(losses, values)), x, seconds
+            check(self.cancel)
 
     def _progress(self, losses: dict[str, float], seconds: float, index: int, scale: Scale, last: bool,
                   shape: tuple[int, int], preview: Preview, tile: int = 0) -> Progress:
@@ -157,7 +206,7 @@ class Run:
         self._work += shape[0] * shape[1]
         self._stepping += seconds
         elapsed = time.perf_counter() - self._start
-        eta = self._stepping * (self.plan.work - self._work) / self._work
+        eta = self._eta = self._stepping * (self.plan.work - self._work) / self._work
         every = self.p.preview_every
         show = last or (every and self._step % every == 0)
 
@@ -194,6 +243,12 @@ class Run:
         gamma = None if self.curvature is None else float(self.curvature[0]) * x.numel() / self.curvature[1]
         return CompactLBFGS(x, history_size=memory.history_pairs(x.numel() // 3), gamma=gamma,
                             first_move=FIRST_MOVE)
+
+
+def _piece(compute: Callable[..., object], *args: object) -> Iterator[str]:
+    """``compute(*args)`` as a long computation of one piece (see :func:`Run._pieces`)."""
+    yield ""
+    return compute(*args)
 
 
 def check_memory(plan: Plan, params: StyleParams, **counts: int) -> tuple[torch.device, bool]:

@@ -96,18 +96,19 @@ class Slices:
 
 
 def stack_limits(view: Slices, params: StyleParams, rgb: bool) -> tuple[float, float]:
-    """The (low, high) intensities every slice maps to 0 and 1: ``contrast_limits`` when given; for
+    """The (low, high) intensities every slice maps to 0 and 1: ``contrast_limits`` when given; for 8-bit
     integers and bool under the "dtype" rule, their range (nothing read); else from up to
-    :data:`SAMPLE_SLICES` evenly spaced slices of the whole stack (not a full pass)."""
+    :data:`SAMPLE_SLICES` evenly spaced slices of the whole stack (not a full pass), e.g. the bits that
+    wider integers use (:func:`.images.bit_depth_limits`)."""
     if params.contrast_limits is not None:
         return params.contrast_limits
     whole = view if view._compact else Slices(view.array, len(view.stack_lead))
-    if params.intensity == "dtype" and not np.issubdtype(view.dtype, np.floating):
+    if params.intensity == "dtype" and (view.dtype == bool or view.dtype.itemsize == 1):
         sample = np.zeros((0,), view.dtype)
     else:
         picks = np.unique(np.linspace(0, len(whole) - 1, min(len(whole), SAMPLE_SLICES)).round().astype(int))
         sample = np.stack([whole.read(int(k)) for k in picks])
         if rgb and sample.shape[-1] == 4:
             sample = sample[..., :3]
-    lo, hi = unit_limits(sample, params.intensity, params.percentiles)
+    lo, hi = unit_limits(sample, params.intensity, params.percentiles, "content")
     return (lo, lo + 1.0) if hi <= lo else (lo, hi)  # a flat stack: every slice maps to 0

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from .cancel import Cancel
 from .flow import FlowLink
 from .images import check_stack
 from .inputs import Inputs, stack_labels
@@ -28,7 +29,8 @@ def flicker(frames: np.ndarray) -> float:
 
 
 def stack_steps(view: Slices, style: np.ndarray | Sequence[np.ndarray], params: StyleParams, *, rgb: bool,
-                init_image: np.ndarray | None = None, labels: np.ndarray | None = None) -> Iterator[Progress]:
+                init_image: np.ndarray | None = None, labels: np.ndarray | None = None,
+                cancel: Cancel = None) -> Iterator[Progress]:
     """Stylise every 2D slice of the stack ``view``, reading each only when its turn comes; see
     :func:`.stylize_steps`. ``index`` and ``stack`` follow the view's leading shape.
 
@@ -37,7 +39,8 @@ def stack_steps(view: Slices, style: np.ndarray | Sequence[np.ndarray], params: 
     optimised image, at the finest scale, with ``stack_steps`` of the steps; with "flow" that image is first
     warped along the optical flow from content slice i−1 to i, and a temporal loss keeps the result near it
     where the flow is reliable. ``labels`` is (Y, X) for all
-    slices or one (Y, X) per slice of the view.
+    slices or one (Y, X) per slice of the view. Once ``cancel`` is set the current slice ends (see
+    :class:`.run.Run`) and no other starts.
     """
     check_stack(view.shape, len(view.lead_shape), rgb)
     lead_shape, plane_hw = view.lead_shape, view.plane_shape[:2]
@@ -57,7 +60,8 @@ def stack_steps(view: Slices, style: np.ndarray | Sequence[np.ndarray], params: 
             last_frame, frame = frame, resized(inputs.net_content, slice_plan.shape)
             if previous is not None:
                 inputs, terms = _follow_flow(inputs, last_frame, frame, previous, p)
-        run = Run(inputs, slice_plan, p, outputs=n if i == 0 else 1, image_terms=terms, curvature=curvature)
+        run = Run(inputs, slice_plan, p, outputs=n if i == 0 else 1, image_terms=terms, curvature=curvature,
+                  cancel=cancel)
         slice_start = time.perf_counter()
         for progress in run.steps():
             end = progress.done
@@ -70,6 +74,8 @@ def stack_steps(view: Slices, style: np.ndarray | Sequence[np.ndarray], params: 
             yield replace(progress, step=done + progress.step, total=plan.total,
                           elapsed=time.perf_counter() - start, eta=progress.eta + (n - 1 - i) * per_slice,
                           index=index, slices=n, stack=out if end else None)
+        if run.stopped:
+            return
         slice_times.append(time.perf_counter() - slice_start)
         previous = run.result if chained else None  # set once the slice's generator has finished
         curvature = run.curvature if chained else None

@@ -15,12 +15,17 @@ class ThreadTuner:
     ``before_step()`` sets the count for the next step, ``after_step(seconds)`` records it; ``reset()``
     starts over for a new size (steps of another size are not comparable), keeping the count chosen so far
     until the other is probed again. The first step after a reset is a warm-up and not counted.
-    ``restore()`` puts back torch's count from construction.
+    ``restore()`` puts back torch's count from construction. ``threads`` > 0 pins the count instead (no
+    tuning): the count changes the order of sums, so results differ slightly between counts (up to 0.03
+    at a pixel measured), and a tuned run's with the machine's load.
     """
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool = True, threads: int = 0) -> None:
         self.original = torch.get_num_threads()
-        self.candidates = sorted({1, self.original}) if enabled else [self.original]
+        if threads:
+            self.candidates = [threads]
+        else:
+            self.candidates = sorted({1, self.original}) if enabled else [self.original]
         self.chosen, self.known = self.candidates[-1], False  # known: chosen from measurements
         self.reset()
 

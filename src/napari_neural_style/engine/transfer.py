@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -12,7 +14,7 @@ from .images import as_array, layout, too_small
 from .inputs import Inputs
 from .params import StyleParams
 from .plan import Plan
-from .progress import Progress
+from .progress import STOPPED, Progress
 from .run import Run, check_memory
 from .slices import Slices
 from .stack import stack_steps
@@ -55,8 +57,16 @@ def stylize(content: object, style: np.ndarray | Sequence[np.ndarray], *, init_i
 def stylize_steps(content: object, style: np.ndarray | Sequence[np.ndarray], params: StyleParams | None = None,
                   *, init_image: np.ndarray | None = None, labels: object | None = None, rgb: bool | None = None,
                   slices: tuple[int, int] | None = None, client: Client | None = None, store: str | None = None,
-                  segment: int | None = None) -> Iterator[Progress]:
+                  segment: int | None = None, cancel: threading.Event | None = None,
+                  stages: bool = False) -> Iterator[Progress]:
     """Yield a :class:`Progress` per optimiser step, coarse to fine; the last one carries the result.
+
+    Stopping: closing the generator (or leaving it) ends the run at the record it yielded last. With
+    ``stages``, stage records (:attr:`Progress.stage` set, no losses) also come before every long piece of
+    work that is not a step (loading the network, style and content targets, per tile), so a consumer gets
+    control at least every few seconds whatever the size. ``cancel``, an Event another thread may set (e.g.
+    a GUI's Stop), ends the run within about a network layer's time, even mid-step: the last record then has
+    the stage ``"stopped"`` and the current image (a stack: the current slice; finished ones are kept).
 
     ``content``/``style`` are arrays as napari holds them: (Y, X) gray or (Y, X, 3|4) RGB(A), any dtype.
     ``style`` may be a list of images, blended by ``params.style_blend``. Inputs are never modified.
@@ -87,17 +97,30 @@ def stylize_steps(content: object, style: np.ndarray | Sequence[np.ndarray], par
             raise ValueError(f"slices and client are for stacks (leading z/t axes); content has shape "
                              f"{np.shape(content)}")
         _check_before_reading(content, style, params, labels)
+        if any(_same_array(s, content) for s in (style if isinstance(style, (list, tuple)) else [style])):
+            warnings.warn("the style image is the content itself: its style is its own, so the result will barely "
+                          "change; pass another style image", UserWarning, stacklevel=2)
         inputs = Inputs.read(content, style, params, init_image=init_image, labels=labels)
-        yield from Run(inputs, Plan.make(params, inputs.content.rgb.shape[:2]), params).steps()
-        return
-    view = Slices.window(content, lead, slices)
-    if client is not None:
-        from .cluster import cluster_steps
+        run = Run(inputs, Plan.make(params, inputs.content.rgb.shape[:2]), params, cancel=cancel).steps()
+    else:
+        view = Slices.window(content, lead, slices)
+        if client is not None:
+            from .cluster import cluster_steps
 
-        yield from cluster_steps(view, style, params, rgb=channels, client=client, store=store, segment=segment,
-                                 init_image=init_image, labels=labels)
-        return
-    yield from stack_steps(view, style, params, rgb=channels, init_image=init_image, labels=view.labels(labels))
+            run = cluster_steps(view, style, params, rgb=channels, client=client, store=store, segment=segment,
+                                init_image=init_image, labels=labels, cancel=cancel)
+        else:
+            run = stack_steps(view, style, params, rgb=channels, init_image=init_image, labels=view.labels(labels),
+                              cancel=cancel)
+    for p in run:
+        if stages or not p.stage or p.stage == STOPPED:
+            yield p
+
+
+def _same_array(a: object, b: object) -> bool:
+    """The same image passed twice: one object, or numpy arrays of one shape over the same memory."""
+    return a is b or (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
+            and np.may_share_memory(a, b))
 
 
 def _check_before_reading(content: object, style: object, params: StyleParams, labels: object | None) -> None:
