@@ -11,6 +11,7 @@ long the done ones of that kind really took. torch is imported only to calibrate
 from __future__ import annotations
 
 import functools
+import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -92,14 +93,11 @@ class Stretch:
 def timeline(plan: Plan | StackPlan, params: StyleParams, cost: PassCost, styles: Sequence[tuple[int, int]],
              regions: int = 0) -> list[Stretch]:
     """The stretches of a run of ``plan`` (one per progress record) with ``styles`` of these (Y, X) shapes and
-    ``regions`` labelled regions (0: no labels). A stack's later slices run each as a new run (fresh thread
-    tuner) after reading the slice and, with ``stack_init`` "flow", its flow."""
-    shapes: set[tuple[int, int]] = set()
+    ``regions`` labelled regions (0: no labels). A stack's later slices run each as a new run (a fresh thread
+    tuner) after reading the slice (and its flow)."""
     if isinstance(plan, Plan):
-        return _run(plan, params, cost, styles, regions, shapes)
-    first = _run(plan.first, params, cost, styles, regions, shapes)
-    later = _run(plan.later, params, cost, styles, regions, shapes,
-                 SLICE * cost.seconds(plan.later.shape[0] * plan.later.shape[1]))
+        return _run(plan, params, cost, styles, regions, set())
+    first, later = _slices(plan, params, cost, styles, regions)
     return first + later * (plan.slices - 1)
 
 
@@ -112,9 +110,17 @@ def estimate(plan: Plan | StackPlan, params: StyleParams, cost: PassCost, styles
 def slice_seconds(plan: StackPlan, params: StyleParams, cost: PassCost, styles: Sequence[tuple[int, int]],
                   regions: int = 0) -> tuple[float, float]:
     """Seconds of a stack's first slice and of each later one (see :func:`timeline`)."""
-    stretches = timeline(plan, params, cost, styles, regions)
-    n = plan.first.total
-    return sum(s.seconds for s in stretches[:n]), sum(s.seconds for s in stretches[n:n + plan.later.total])
+    first, later = _slices(plan, params, cost, styles, regions)
+    return sum(s.seconds for s in first), sum(s.seconds for s in later)
+
+
+def _slices(plan: StackPlan, params: StyleParams, cost: PassCost, styles: Sequence[tuple[int, int]],
+            regions: int) -> tuple[list[Stretch], list[Stretch]]:
+    """The stretches of a stack's first slice and of each later one."""
+    shapes: set[tuple[int, int]] = set()
+    first = _run(plan.first, params, cost, styles, regions, shapes)
+    pixels = plan.later.shape[0] * plan.later.shape[1]
+    return first, _run(plan.later, params, cost, styles, regions, shapes, SLICE * cost.seconds(pixels))
 
 
 def clock(plan: Plan | StackPlan, params: StyleParams, device: str, bf16: bool, styles: Sequence[tuple[int, int]],
@@ -241,8 +247,9 @@ def calibrate(weights: str = "caffe", device: str = "auto", precision: str = "au
 
 @functools.lru_cache(maxsize=8)
 def _calibrated(weights: str, device: str, bf16: bool) -> PassCost:
-    """Each side timed under each thread count a run may choose (:class:`.ThreadTuner`), twice after a pass
-    there that is not counted (the first at a shape costs more): the fastest count is the one kept."""
+    """Each side timed once under each thread count a run may choose (:class:`.ThreadTuner`), after a pass
+    there that is not counted; the fastest count, kept, twice more: the median of its three makes the cost
+    (one pass is noisy beside other work; the ETA learns the other count's rate from the tuner's probes)."""
     import torch
 
     from .network import Extractor
@@ -251,20 +258,28 @@ def _calibrated(weights: str, device: str, bf16: bool) -> PassCost:
 
     net = Extractor(STYLE_LAYERS + CONTENT_LAYERS, weights, device, bf16=bf16)
     tuner = ThreadTuner(enabled=torch.device(device).type == "cpu")
-    lines: dict[int, Line] = {}
+    times: dict[int, dict[int, list[float]]] = {}
     try:
         for threads in tuner.candidates:
             torch.set_num_threads(threads)
-            passes = {side * side: _loss_pass(net, side, device) for side in SIDES}
-            for one in passes.values():
-                one()  # warm-up: not counted
-            lines[threads] = Line.fit({pixels: (one() + one()) / 2 for pixels, one in passes.items()})
+            times[threads] = {pixels: [one()] for pixels, one in _warm_passes(net, device).items()}
+        kept = min(times, key=lambda n: times[n][SIDES[-1] ** 2][0])
+        torch.set_num_threads(kept)
+        for pixels, one in _warm_passes(net, device).items():
+            times[kept][pixels] += [one(), one()]
     finally:
         tuner.restore()
-    pixels = SIDES[-1] ** 2
-    kept = min(lines, key=lambda n: lines[n].seconds(pixels))
+    lines = {n: Line.fit({pixels: statistics.median(t) for pixels, t in by.items()}) for n, by in times.items()}
     other = [line for n, line in lines.items() if n != kept]
     return PassCost(lines[kept], other[0] if other else None, kept == max(lines))
+
+
+def _warm_passes(net: Extractor, device: str) -> dict[int, Callable[[], float]]:
+    """Pixels -> a pass timer at each side of :data:`SIDES`, each run once (the first at a shape costs more)."""
+    passes = {side * side: _loss_pass(net, side, device) for side in SIDES}
+    for one in passes.values():
+        one()
+    return passes
 
 
 def _loss_pass(net: Extractor, side: int, device: str) -> Callable[[], float]:
