@@ -40,8 +40,8 @@ class Run:
         self.inputs, self.plan, self.p = inputs, plan, params
         rgb = inputs.content.rgb
         self.device, self.bf16 = check_memory(plan, params, regions=len(inputs.regions), outputs=outputs,
-                                         channels=4 if inputs.content.alpha is not None else 3,
-                                         content_pixels=rgb.shape[0] * rgb.shape[1])
+                                              channels=4 if inputs.content.alpha is not None else 3,
+                                              content_pixels=rgb.shape[0] * rgb.shape[1])
         layers = params.style_layers + params.content_layers
         self.net = Extractor(layers, params.weights, self.device, params.pooling, self.bf16)
         self._graphed = GraphedForward(self.net, layers, enabled=self.device.type == "cuda")
@@ -156,9 +156,9 @@ class Run:
         """The step's record; its ETA from the clock (:mod:`.timing`)."""
         self._step += 1
         elapsed = time.perf_counter() - self._start
-        most = max(self._threads.candidates)
-        eta = self.clock.record(self._threads.current == most, self._threads.chosen == most if self._threads.known
-                                else None)
+        threads = self._threads
+        most = max(threads.candidates)
+        eta = self.clock.record(threads.current == most, threads.chosen == most if threads.known else None)
         every = self.p.preview_every
         show = last or (every and self._step % every == 0)
 

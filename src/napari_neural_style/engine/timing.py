@@ -78,12 +78,14 @@ DEFAULT_COST = PassCost(Line(overhead=0.02, per_pixel=1.5e-6))
 @dataclass(frozen=True)
 class Stretch:
     """The modeled work before one progress record: ``fixed`` seconds of setting up, then one optimiser step
-    of ``kept`` seconds at the count the tuner keeps or ``other`` at the other; ``probe``: at the other."""
+    of ``kept`` seconds at the count the tuner keeps or ``other`` at the other; ``probe``: at the other;
+    ``start``: a run's first (set up on all cores, before the tuner has run a step)."""
 
     fixed: float
     kept: float
     other: float
     probe: bool
+    start: bool = False
 
     @property
     def seconds(self) -> float:
@@ -151,7 +153,7 @@ def _run(plan: Plan, params: StyleParams, cost: PassCost, styles: Sequence[tuple
             extra = 1.0 + REGION * regions
             kept, other = extra * cost.seconds(pixels), extra * cost.seconds(pixels, True)
             for i in range(scale.steps):
-                out.append(Stretch(fixed, kept, other, probing(i, fresh, cost.all_cores)))
+                out.append(Stretch(fixed, kept, other, probing(i, fresh, cost.all_cores), not out))
                 fixed = 0.0
             start = False
     return out
@@ -169,23 +171,24 @@ def probing(step: int, fresh: bool, all_cores: bool) -> bool:
 
 
 class Clock:
-    """The ETA of a run along its :func:`timeline`: after each record, the stretches still to come, each part
-    rescaled by how long the done ones of its kind took: setting up (with each loop's first step, which
-    warms up), steps on all cores and steps on fewer (so a machine slower or busier than calibrated, or one
-    that got busy since, is followed, and a tuner that keeps the other count than calibrated too). A stack's
-    slices share one clock. Before the first record it is the estimate."""
+    """The ETA of a run along its :func:`timeline`: after each record, the stretches still to come, each
+    rescaled by how long the done ones of its kind took: setting up (with the loop's first step, which warms
+    up) or a step, on all cores or on fewer. So a machine slower or busier than calibrated, or one that got
+    busy since, is followed, and a tuner that keeps the other count than modeled too; a slow start is not
+    taken for the pace of the steps. A stack's slices share one clock. Before any record it is the estimate."""
 
     def __init__(self, stretches: Sequence[Stretch], all_cores: bool, prior: bool = True) -> None:
         """``all_cores``: the model keeps all cores; with ``prior`` (a calibrated model) each kind's rate
         starts at 1 as if :data:`PRIOR_STEPS` kept steps had taken the modeled time (early steps are noisy)."""
         self.stretches, self.all_cores, self.done = list(stretches), all_cores, 0
         self.last: float | None = None
-        self.taken = {"fixed": 0.0, True: 0.0, False: 0.0}  # seconds taken: setting up, steps on all cores or not
-        self.modeled = dict.fromkeys(self.taken, 0.0)  # what the model gave those
+        kinds = [(fixed, cores) for fixed in (True, False) for cores in (True, False)]  # (setting up, all cores)
+        self.taken = dict.fromkeys(kinds, 0.0)  # seconds taken per kind
+        self.modeled = dict.fromkeys(kinds, 0.0)  # what the model gave those
         self.prior = prior * sum(s.kept for s in self.stretches[1:1 + PRIOR_STEPS])
-        self.left_fixed = 0.0  # modeled seconds of setting up still to come
-        self.left = {(probe, cores): 0.0 for probe in (False, True) for cores in (False, True)}  # of steps still
-        for s in self.stretches:  # to come, by (probe, modeled on all cores)
+        self.left = dict.fromkeys(["start", "loop", (False, False), (False, True), (True, False), (True, True)],
+                                  0.0)  # modeled seconds to come: runs' and loops' set-up, steps by (probe, cores)
+        for s in self.stretches:
             self._count(s, 1.0)
 
     def start(self) -> None:
@@ -202,22 +205,26 @@ class Clock:
         s = self.stretches[min(self.done, len(self.stretches) - 1)]
         self.done += 1
         self._count(s, -1.0)
-        kind = "fixed" if s.fixed else all_cores
+        kind = (s.fixed > 0, all_cores)
         self.taken[kind] += taken
-        self.modeled[kind] += s.seconds if s.fixed else self._step(s, all_cores)
+        self.modeled[kind] += s.fixed + self._step(s, all_cores)
         return self.eta(keeps_all_cores)
 
     def eta(self, keeps_all_cores: bool | None = None) -> float:
         """Seconds left while the tuner keeps all cores or not (None: as modeled)."""
-        keeps_all_cores = self.all_cores if keeps_all_cores is None else keeps_all_cores
+        keeps = self.all_cores if keeps_all_cores is None else keeps_all_cores
         rate = {k: (self.taken[k] + self.prior) / (self.modeled[k] + self.prior) for k in self.taken
                 if self.modeled[k] > 0}
-        fallback = rate.get(True) or rate.get(False) or 1.0  # no step yet: as modeled (a slow start is no step)
-        steps = 0.0
-        for probe in (False, True):
-            cores = keeps_all_cores != probe
-            steps += rate.get(cores, fallback) * self.left[(probe, cores)]
-        return max(0.0, rate.get("fixed", fallback) * self.left_fixed + steps)
+
+        def step(cores: bool) -> float:  # no step yet: as modeled
+            return rate.get((False, cores)) or rate.get((False, not cores)) or 1.0
+
+        def setup(cores: bool) -> float:
+            return rate.get((True, cores)) or step(cores)
+
+        left = self.left
+        steps = sum(step(keeps != probe) * left[(probe, keeps != probe)] for probe in (False, True))
+        return max(0.0, setup(True) * left["start"] + setup(keeps) * left["loop"] + steps)
 
     def _step(self, s: Stretch, all_cores: bool) -> float:
         """Modeled seconds of the stretch's step on all cores or not."""
@@ -226,7 +233,7 @@ class Clock:
     def _count(self, s: Stretch, sign: float) -> None:
         """Add (``sign`` 1) or take off (-1) a stretch's modeled seconds to those still to come."""
         if s.fixed:
-            self.left_fixed += sign * s.seconds
+            self.left["start" if s.start else "loop"] += sign * s.seconds
             return
         for cores in (False, True):
             self.left[(s.probe, cores)] += sign * self._step(s, cores)
