@@ -206,7 +206,7 @@ def test_preset_sets_size_steps_and_scales(extra, expected):
     assert cli.params_from(args) == StyleParams(**expected)
 
 
-def test_progress_bar_shows_steps_and_losses():
+def test_progress_bar_shows_steps_the_runs_eta_and_losses():
     stream = io.StringIO()
     bar = cli.progress_bar(300, stream)
     cli.show_progress(bar, Progress(120, 300, {"style": 1234.0, "content": 3.4, "total": 1237.4}, 12.2, 18.4, 1, 3,
@@ -214,6 +214,7 @@ def test_progress_bar_shows_steps_and_losses():
     bar.close()
     line = stream.getvalue().split("\r")[-1]
     assert line.startswith(" 40%|") and "120/300" in line and line.endswith("style 1.2e+03 content 3.4]\n"), line
+    assert "ETA 18 s" in line and "<" not in line, line  # the run's ETA (the time model's), not tqdm's
 
 
 def test_write_image_formats(tmp_path):
