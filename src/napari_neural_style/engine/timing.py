@@ -31,7 +31,7 @@ WARMUP = 1.0  # the first step at a shape not run before (memory, kernel choice)
 REGION = 0.12  # each labelled region's guided Gram matrices, on top of a step
 RUN = 0.5  # a run's own start and end (reading the inputs, rendering the result), at the output's pixels
 SLICE = 0.5  # a stack's later slice: reading it, its flow and warp, at the slice's pixels
-PRIOR_STEPS = 5  # an ETA trusts a calibrated model as much as this many measured steps
+PRIOR_STEPS = 2  # an ETA trusts a calibrated model as much as this many measured steps
 _lock = threading.Lock()  # one calibration at a time: two side by side (two widgets) would time each other
 _measured: dict[tuple[str, bool], PassCost] = {}  # (device, bf16) -> the cost calibrated in this process
 
