@@ -156,9 +156,9 @@ class Run:
         """The step's record; its ETA from the clock (:mod:`.timing`)."""
         self._step += 1
         elapsed = time.perf_counter() - self._start
-        threads = self._threads
-        most = max(threads.candidates)
-        eta = self.clock.record(threads.current == most, threads.chosen == most if threads.known else None)
+        threads = self._threads  # all cores: torch's count before the tuner (what the calibration timed)
+        eta = self.clock.record(threads.current == threads.original,
+                                threads.chosen == threads.original if threads.known else None)
         every = self.p.preview_every
         show = last or (every and self._step % every == 0)
 
