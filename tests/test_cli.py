@@ -50,7 +50,7 @@ def test_end_to_end(images, tmp_path):
     assert code == 0, err
     assert "Traceback" not in err and err.count("\n") == 2  # the bar's last state, then the summary
     bar, summary = err.rstrip("\n").split("\n")
-    assert re.search(r"100%\|.*\| 4/4 \[.*, style \S+ content \S+\] *$", bar), bar  # tqdm pads shorter values
+    assert re.search(r"100%\|.*\| 4/4 \[.*, ETA \d+ s style \S+ content \S+\] *$", bar), bar  # tqdm pads
     assert summary.startswith("done: 4 steps in") and summary.endswith(f"saved to {out}")
     with Image.open(out) as im:
         assert (im.size, im.mode) == ((48, 36), "RGB")
