@@ -50,7 +50,7 @@ def test_end_to_end(images, tmp_path):
     assert code == 0, err
     assert "Traceback" not in err and err.count("\n") == 2  # the bar's last state, then the summary
     bar, summary = err.rstrip("\n").split("\n")
-    assert re.search(r"100%\|.*\| 4/4 \[.*, style \S+ content \S+\] *$", bar), bar  # tqdm pads shorter values
+    assert re.search(r"100%\|.*\| 4/4 \[.*, ETA \d+ s style \S+ content \S+\] *$", bar), bar  # tqdm pads
     assert summary.startswith("done: 4 steps in") and summary.endswith(f"saved to {out}")
     with Image.open(out) as im:
         assert (im.size, im.mode) == ((48, 36), "RGB")
@@ -258,7 +258,7 @@ def test_preset_sets_size_steps_and_scales(extra, expected):
     assert cli.params_from(args) == StyleParams(**expected)
 
 
-def test_progress_bar_shows_steps_and_losses():
+def test_progress_bar_shows_steps_the_runs_eta_and_losses():
     stream = io.StringIO()
     bar = cli.progress_bar(300, stream)
     cli.show_progress(bar, Progress(120, 300, {"style": 1234.0, "content": 3.4, "total": 1237.4}, 12.2, 18.4, 1, 3,
@@ -266,6 +266,7 @@ def test_progress_bar_shows_steps_and_losses():
     bar.close()
     line = stream.getvalue().split("\r")[-1]
     assert line.startswith(" 40%|") and "120/300" in line and line.endswith("style 1.2e+03 content 3.4]\n"), line
+    assert "ETA 18 s" in line and "<" not in line, line  # the run's ETA (the time model's), not tqdm's
 
 
 def test_write_image_formats(tmp_path):

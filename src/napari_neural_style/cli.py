@@ -161,17 +161,20 @@ def _one_line(exc: BaseException) -> str:
 
 
 def progress_bar(total: int, stream: TextIO) -> tqdm:
-    """A bar of ``total`` steps on ``stream``; tqdm handles rate, ETA, terminal width and non-TTY output."""
-    return tqdm(total=total, file=stream, unit="step", dynamic_ncols=True)
+    """A bar of ``total`` steps on ``stream``; tqdm handles rate, terminal width and non-TTY output. The ETA
+    is the run's own (:mod:`.engine.timing`; tqdm's, steps at a constant rate, misses the scales' costs)."""
+    return tqdm(total=total, file=stream, unit="step", dynamic_ncols=True,
+                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]")
 
 
 def show_progress(bar: tqdm, p: Progress) -> None:
-    """Move ``bar`` to step ``p.step``, with the losses as its postfix, or what the run does between steps."""
+    """Move ``bar`` to step ``p.step``, with the ETA and the losses as its postfix, or what the run does
+    between steps."""
     if p.stage:
         bar.set_postfix_str(p.stage)
         return
-    bar.set_postfix_str(" ".join(f"{k} {p.losses[k]:{fmt}}" for k, fmt in LOSS_FORMATS.items() if k in p.losses),
-                        refresh=False)
+    losses = " ".join(f"{k} {p.losses[k]:{fmt}}" for k, fmt in LOSS_FORMATS.items() if k in p.losses)
+    bar.set_postfix_str(f"ETA {p.eta:.0f} s {losses}", refresh=False)
     bar.update(p.step - bar.n)
 
 

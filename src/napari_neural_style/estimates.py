@@ -4,14 +4,16 @@ time of a run's settings (and of each preset) for a content layer from its plan 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from napari.layers import Image
 from superqt.utils import ensure_main_thread
 
 from .engine.params import PRESETS, StyleParams
-from .engine.plan import PassCost, make_plan
+from .engine.plan import make_plan
+from .engine.timing import PassCost
+from .engine.timing import estimate as run_seconds
 from .layers import full_shape
 from .options import PRESET_LABELS, duration
 
@@ -54,18 +56,26 @@ class Calibrations:
 
 
 def estimate(params: StyleParams, content: Image, whole_stack: bool, cost: PassCost,
-             slices: tuple[int, int] | None = None) -> tuple[float, str]:
+             slices: tuple[int, int] | None = None, styles: Sequence[Image] = (), labels: bool = False
+             ) -> tuple[float, str]:
     """(seconds, text) of a run of ``params`` on ``content`` (its plane on screen, or the whole stack, cut to
-    ``slices`` of its first axis): the text also gives each preset's time. ValueError when the settings
-    cannot run."""
+    ``slices`` of its first axis) with ``styles`` (with ``labels``, one region per style): the text also
+    gives each preset's time. ValueError when the settings cannot run."""
     shape = full_shape(content)
     shape = shape if whole_stack else shape[content.ndim - 2:]
     if whole_stack and slices is not None:
         shape = (max(0, min(slices[1], shape[0]) - slices[0]), *shape[1:])
+    style_hw = [_plane_hw(layer) for layer in styles] or [shape[-3:-1] if content.rgb else shape[-2:]]
 
     def seconds(p: StyleParams) -> float:
-        return make_plan(p, shape, content.rgb).seconds(cost)
+        return run_seconds(make_plan(p, shape, content.rgb), p, cost, style_hw, len(style_hw) if labels else 0)
 
     presets = " · ".join(f"{PRESET_LABELS[k]} {duration(seconds(replace(params, **v)))}" for k, v in PRESETS.items())
     now = seconds(params)
     return now, f"about {duration(now)} ({presets})"
+
+
+def _plane_hw(layer: Image) -> tuple[int, int]:
+    """(Y, X) of an image layer's plane."""
+    shape = full_shape(layer)
+    return tuple(shape[-3:-1] if layer.rgb else shape[-2:])

@@ -76,8 +76,8 @@ class StyleTransferWidget(Container):
         self.preset.changed.connect(self._apply_preset)
         for name in PRESET_FIELDS:
             self[name].changed.connect(self._match_preset)
-        for name in ("content", "whole_stack", *RANGE, "steps", "size", "scales", "tile_size", "tile_overlap",
-                     "device"):
+        for name in ("content", "style", "more_styles", "regions", "whole_stack", *RANGE, "steps", "size", "scales",
+                     "tile_size", "tile_overlap", "device"):
             self[name].changed.connect(self._update_estimate)
         self._show_advanced()
         self.run_button.changed.connect(self.start)
@@ -129,7 +129,9 @@ class StyleTransferWidget(Container):
         try:
             self.estimate_seconds, self.estimate.value = estimate(
                 params_from_widget(self), content, self.whole_stack.value, cost,
-                (self.slice_start.value, self.slice_stop.value))
+                (self.slice_start.value, self.slice_stop.value),
+                [layer for layer in (self.style.value, *self.more_styles.value) if layer is not None],
+                self.regions.value is not None)
         except ValueError:  # settings that cannot run: Run says why
             self.estimate.value = ""
 

@@ -28,6 +28,7 @@ from .progress import Progress
 from .segments import check_first, plan_segments, run_segment
 from .slices import Slices, stack_limits
 from .store import RESULT, done_slices, open_store
+from .timing import DEFAULT_COST, slice_seconds
 
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "MALLOC_MMAP_THRESHOLD_": str(32 * 2**20)}
 """Environment of worker processes, set before they start (see :func:`worker_environment`; in a job
@@ -105,12 +106,17 @@ def cluster_steps(view: Slices, style: np.ndarray | Sequence[np.ndarray], params
                               key=f"stylize-segment-{topic}-{s.start}-{s.stop}", retries=RETRIES,
                               pure=False)] = s
     steps = {k: plan.first.total if k == 0 else plan.later.total for k in range(len(view))}
-    base, start = sum(steps[k] for k in finished), time.perf_counter()
+    styles = [np.shape(s)[:2] for s in (style if isinstance(style, (list, tuple)) else [style])]
+    first, later = slice_seconds(plan, params, DEFAULT_COST, styles, len(styles) if labels is not None else 0)
+    modeled = {k: first if k == 0 else later for k in range(len(view))}  # their ratios: the workers' speed is
+    base, start = set(finished), time.perf_counter()  # learnt from the slices they finish
 
     def progress(k: int, losses: dict[str, float], stack: object = None) -> Progress:
         done = sum(steps[j] for j in finished)
         elapsed = time.perf_counter() - start
-        eta = elapsed * (plan.total - done) / max(done - base, 1)
+        left, new = (sum(modeled[j] for j in range(len(view)) if j not in finished),
+                     sum(modeled[j] for j in finished - base))
+        eta = elapsed * left / new if new else left / workers
         return Progress(done, plan.total, losses, elapsed, eta, len(plan.later.scales) - 1,
                         len(plan.later.scales), plan.later.shape, None,
                         tuple(int(i) for i in np.unravel_index(k, view.lead_shape)), plan.slices, stack)

@@ -1,5 +1,6 @@
 """The plan of a run, worked out from the parameters and the content's shape alone (no torch, picklable):
-output shape, per-scale schedule, tile grids, and step and work totals, for one image or a stack."""
+output shape, per-scale schedule, tile grids and step totals, for one image or a stack (its time:
+:mod:`.timing`)."""
 
 from __future__ import annotations
 
@@ -11,32 +12,6 @@ from .params import StyleParams
 from .tiles import Tile, grid
 
 MIN_COARSE_SIDE = 32  # coarser scales than this (short side) are skipped: VGG sees almost nothing there
-STEP_PASSES = 1.0  # an optimiser step costs about one forward and backward pass (L-BFGS: one evaluation)
-SETUP_PASSES = 1.0  # each scale (tile) first takes the style and content targets: two forward passes
-# A run's fixed cost (reading inputs, the first step's allocations, trying both thread counts), in passes at
-# 256²: 3-6 s measured on a 2-core CPU, where a pass at 256² took 0.6 s
-RUN_PASSES, RUN_PASS_PIXELS = 4.0, 256 * 256
-
-
-@dataclass(frozen=True)
-class PassCost:
-    """Seconds of one forward and backward pass of the network on this machine: ``overhead`` +
-    ``per_pixel`` × pixels (measured by :func:`.timing.calibrate`; small images cost more per pixel)."""
-
-    overhead: float
-    per_pixel: float
-
-    @classmethod
-    def fit(cls, timings: list[tuple[int, float]]) -> PassCost:
-        """The line through (pixels, seconds) of two timed passes; when noise would make a term negative,
-        the larger pass's seconds per pixel alone."""
-        (p0, t0), (p1, t1) = sorted(timings)
-        per_pixel = (t1 - t0) / (p1 - p0)
-        overhead = t1 - per_pixel * p1
-        return cls(overhead, per_pixel) if per_pixel > 0 and overhead >= 0 else cls(0.0, t1 / p1)
-
-    def seconds(self, pixels: int) -> float:
-        return self.overhead + self.per_pixel * pixels
 
 
 @dataclass(frozen=True)
@@ -51,20 +26,6 @@ class Scale:
     def count(self) -> int:
         """Progress steps this scale yields: its steps for every tile."""
         return self.steps * (len(self.tiles) if self.tiles else 1)
-
-    @property
-    def work(self) -> int:
-        """Pixels optimised over all its steps (what the ETA counts)."""
-        return self.steps * sum(self._pieces)
-
-    @property
-    def _pieces(self) -> list[int]:
-        """Pixels of each image optimised on its own: the tiles, or the whole."""
-        return [t.shape[0] * t.shape[1] for t in self.tiles] if self.tiles else [self.shape[0] * self.shape[1]]
-
-    def seconds(self, cost: PassCost) -> float:
-        """Its time at ``cost``: its steps and its targets for each tile (or the whole)."""
-        return sum((self.steps * STEP_PASSES + SETUP_PASSES) * cost.seconds(p) for p in self._pieces)
 
 
 @dataclass(frozen=True)
@@ -100,15 +61,6 @@ class Plan:
         """Progress steps the run yields."""
         return sum(s.count for s in self.scales)
 
-    @property
-    def work(self) -> int:
-        return sum(s.work for s in self.scales)
-
-    def seconds(self, cost: PassCost, setup: bool = True) -> float:
-        """How long this run takes at ``cost`` (an estimate): its scales' steps and targets, and with
-        ``setup`` the run's fixed cost."""
-        return sum(s.seconds(cost) for s in self.scales) + setup * RUN_PASSES * cost.seconds(RUN_PASS_PIXELS)
-
 
 @dataclass(frozen=True)
 class StackPlan:
@@ -125,9 +77,6 @@ class StackPlan:
     @property
     def total(self) -> int:
         return self.first.total + (self.slices - 1) * self.later.total
-
-    def seconds(self, cost: PassCost) -> float:
-        return self.first.seconds(cost) + (self.slices - 1) * self.later.seconds(cost, setup=False)
 
 
 def later_params(params: StyleParams) -> StyleParams:

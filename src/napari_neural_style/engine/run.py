@@ -18,10 +18,11 @@ from .network import Extractor, load_or_stop, resolve_device, use_bf16
 from .objective import ImageTerms, Objective, content_targets, guides, region_masks, style_targets
 from .output import render
 from .params import StyleParams
-from .plan import Plan, Scale
+from .plan import Plan, Scale, StackPlan
 from .progress import LOADING, STOPPED, Progress
 from .tensors import resize, to_numpy, to_tensor
 from .threads import ThreadTuner
+from .timing import Clock, clock
 
 FIRST_MOVE = 1.0  # the very first L-BFGS step moves pixels by one grey level (0-255) on average
 Preview = Callable[[], torch.Tensor]  # the current image (1, 3, H, W) in [0, 1], made only when shown
@@ -31,7 +32,8 @@ class Run:
     """One 2D run of ``plan``; ``steps()`` drives it, and ``result`` holds the final network-side RGB
     (Y, X, 3) afterwards. The memory check happens here, before the network loads. ``image_terms``
     (made per scale shape) add loss terms on the image, e.g. a stack's temporal term. ``curvature`` is
-    an earlier run's (e.g. the previous slice's) last L-BFGS scale, and afterwards this run's.
+    an earlier run's (e.g. the previous slice's) last L-BFGS scale, and afterwards this run's. ``clock``
+    gives the ETA (a stack's, shared by its slices; by default one of this run's own).
 
     Besides a record per step, ``steps()`` yields a stage record (``Progress.stage``) before each long
     piece of work that is not a step: loading the network, style targets (per style and tile), content
@@ -41,7 +43,7 @@ class Run:
 
     def __init__(self, inputs: Inputs, plan: Plan, params: StyleParams, *, outputs: int = 1,
                  image_terms: ImageTerms | None = None, curvature: tuple[torch.Tensor, int] | None = None,
-                 cancel: Cancel = None) -> None:
+                 cancel: Cancel = None, clock: Clock | None = None) -> None:
         self.inputs, self.plan, self.p, self.cancel = inputs, plan, params, cancel
         rgb = inputs.content.rgb
         self.device, self._bf16 = check_memory(plan, params, regions=len(inputs.regions), outputs=outputs,
@@ -53,12 +55,13 @@ class Run:
         self._threads = ThreadTuner(enabled=self.device.type == "cpu", threads=params.threads)
         self.curvature = curvature  # the last L-BFGS's (gamma, element count): the next one's first step
         self._now: Preview | None = None  # the current image, whatever the run is doing
+        self.clock = clock or run_clock(plan, params, inputs, str(self.device), self._bf16)
 
     def _tensor(self, rgb: np.ndarray, shape: tuple[int, int]) -> torch.Tensor:
         return to_tensor(rgb, shape, self.device)
 
     def steps(self) -> Iterator[Progress]:
-        self._start, self._step, self._work, self._stepping, self._eta = time.perf_counter(), 0, 0, 0.0, 0.0
+        self._start, self._step = time.perf_counter(), 0
         try:
             yield from self._steps()
         except Stopped:
@@ -74,7 +77,7 @@ class Run:
             check(self.cancel)
         now = self._now
         current = None if now is None else (lambda: render(now(), self.inputs, self.plan.shape))
-        return Progress(self._step, self.plan.total, {}, time.perf_counter() - self._start, self._eta, index,
+        return Progress(self._step, self.plan.total, {}, time.perf_counter() - self._start, self.clock.eta(), index,
                         len(self.plan.scales), scale.shape, current() if show and current else None, tile=tile,
                         tiles=len(scale.tiles) if tile else 0, current=current, stage=text)
 
@@ -98,6 +101,7 @@ class Run:
         layers = self.p.style_layers + self.p.content_layers
         self.net = Extractor(layers, self.p.weights, self.device, self.p.pooling, self._bf16, self.cancel)
         self._graphed = GraphedForward(self.net, layers, enabled=self.device.type == "cuda")
+        self.clock.start()
         image = None
         for i, scale in enumerate(self.plan.scales):
             image = self._initial(scale.shape, generator) if image is None else self._upsample(image, scale.shape)
@@ -129,9 +133,8 @@ class Run:
                                                self._masks(scale.shape), index, scale)
         x = image
         self._now = lambda: x.detach() / 255.0 if x is not image else image
-        for i, (losses, x, seconds) in enumerate(self._optimize(image, objective, scale.steps)):
-            yield self._progress(losses, seconds, index, scale, i == scale.steps - 1, scale.shape,
-                                 lambda: x.detach() / 255.0)
+        for i, (losses, x) in enumerate(self._optimize(image, objective, scale.steps)):
+            yield self._progress(losses, index, scale, i == scale.steps - 1, lambda: x.detach() / 255.0)
         return (x.detach() / 255.0).clamp(0.0, 1.0)
 
     def _tiled(self, image: torch.Tensor, style_t: dict, scale: Scale, index: int) -> Iterator[Progress]:
@@ -159,16 +162,15 @@ class Run:
 
             self._now = preview
 
-            for i, (losses, x, seconds) in enumerate(self._optimize(start, objective, scale.steps)):
-                yield self._progress(losses, seconds, index, scale, i == scale.steps - 1, tile.shape, preview, t)
+            for i, (losses, x) in enumerate(self._optimize(start, objective, scale.steps)):
+                yield self._progress(losses, index, scale, i == scale.steps - 1, preview, t)
             acc[..., ys, xs] += (x.detach() / 255.0).clamp(0.0, 1.0) * w
             weights[..., ys, xs] += w
         return _assembled(acc, weights, image)
 
     def _optimize(self, image: torch.Tensor, objective: Objective, n_steps: int
-                  ) -> Iterator[tuple[dict[str, float], torch.Tensor, float]]:
-        """Optimise ``image`` (1, 3, H, W) in [0, 1]; after each step yield the losses, x (0-255 scale) and
-        the step's seconds."""
+                  ) -> Iterator[tuple[dict[str, float], torch.Tensor]]:
+        """Optimise ``image`` (1, 3, H, W) in [0, 1]; after each step yield the losses and x (0-255 scale)."""
         x = (image * 255.0).detach().contiguous().requires_grad_(True)  # L-BFGS views the gradient flat
         optimizer = self._optimizer(x)
         losses: dict[str, torch.Tensor] = {}
@@ -195,18 +197,17 @@ class Run:
             values = torch.stack(list(losses.values())).tolist()  # one host sync
             seconds = time.perf_counter() - start
             self._threads.after_step(seconds)
-            yield dict(zip(losses, values)), x, seconds
+            yield dict(zip(losses, values)), x
             check(self.cancel)
 
-    def _progress(self, losses: dict[str, float], seconds: float, index: int, scale: Scale, last: bool,
-                  shape: tuple[int, int], preview: Preview, tile: int = 0) -> Progress:
-        """The step's record. The ETA extrapolates the optimiser steps' own time per pixel: setting up
-        (loading the network, targets) is not repeated, so counting it would inflate the early ETA."""
+    def _progress(self, losses: dict[str, float], index: int, scale: Scale, last: bool, preview: Preview,
+                  tile: int = 0) -> Progress:
+        """The step's record; its ETA from the clock (:mod:`.timing`)."""
         self._step += 1
-        self._work += shape[0] * shape[1]
-        self._stepping += seconds
         elapsed = time.perf_counter() - self._start
-        eta = self._eta = self._stepping * (self.plan.work - self._work) / self._work
+        threads = self._threads  # all cores: torch's count before the tuner (what the calibration timed)
+        eta = self.clock.record(threads.current == threads.original,
+                                threads.chosen == threads.original if threads.known else None)
         every = self.p.preview_every
         show = last or (every and self._step % every == 0)
 
@@ -249,6 +250,11 @@ def _piece(compute: Callable[..., object], *args: object) -> Iterator[str]:
     """``compute(*args)`` as a long computation of one piece (see :func:`Run._pieces`)."""
     yield ""
     return compute(*args)
+
+
+def run_clock(plan: Plan | StackPlan, params: StyleParams, inputs: Inputs, device: str, bf16: bool) -> Clock:
+    """The clock of a run (or stack) of ``plan`` on ``inputs`` (its styles and labelled regions)."""
+    return clock(plan, params, device, bf16, [s.shape[:2] for s in inputs.net_styles], len(inputs.regions))
 
 
 def check_memory(plan: Plan, params: StyleParams, **counts: int) -> tuple[torch.device, bool]:

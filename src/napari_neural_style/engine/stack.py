@@ -12,12 +12,12 @@ from .cancel import Cancel
 from .flow import FlowLink
 from .images import check_stack
 from .inputs import Inputs, stack_labels
-from .network import resolve_device
+from .network import resolve_device, use_bf16
 from .objective import ImageTerms, temporal
 from .params import StyleParams
 from .plan import Plan, StackPlan, later_params
 from .progress import Progress
-from .run import Run
+from .run import Run, run_clock
 from .slices import Slices, stack_limits
 from .tensors import resized
 
@@ -50,7 +50,7 @@ def stack_steps(view: Slices, style: np.ndarray | Sequence[np.ndarray], params: 
     chained = later is not first
     plan = StackPlan(lead_shape, Plan.make(first, plane_hw), Plan.make(later, plane_hw))
     n = plan.slices
-    start, done, out, previous, frame, curvature, slice_times = time.perf_counter(), 0, None, None, None, None, []
+    start, done, out, previous, frame, curvature, clock = time.perf_counter(), 0, None, None, None, None, None
     for i, index in enumerate(np.ndindex(*lead_shape)):
         p, slice_plan = (first, plan.first) if i == 0 else (later, plan.later)
         inputs = Inputs.read(view[index], style, p, init_image=init_image if p is first else None,
@@ -60,23 +60,21 @@ def stack_steps(view: Slices, style: np.ndarray | Sequence[np.ndarray], params: 
             last_frame, frame = frame, resized(inputs.net_content, slice_plan.shape)
             if previous is not None:
                 inputs, terms = _follow_flow(inputs, last_frame, frame, previous, p)
+        if clock is None:  # one for the whole stack, with the first slice's styles and regions
+            device = resolve_device(p.device)
+            clock = run_clock(plan, p, inputs, str(device), use_bf16(p.precision, device))
         run = Run(inputs, slice_plan, p, outputs=n if i == 0 else 1, image_terms=terms, curvature=curvature,
-                  cancel=cancel)
-        slice_start = time.perf_counter()
+                  cancel=cancel, clock=clock)
         for progress in run.steps():
             end = progress.done
             if end:
                 if out is None:
                     out = np.zeros(lead_shape + progress.image.shape, np.float32)
                 out[index] = progress.image
-            per_slice = (float(np.mean(slice_times)) if slice_times else
-                         (progress.elapsed + progress.eta) * plan.later.total / plan.first.total)
             yield replace(progress, step=done + progress.step, total=plan.total,
-                          elapsed=time.perf_counter() - start, eta=progress.eta + (n - 1 - i) * per_slice,
-                          index=index, slices=n, stack=out if end else None)
+                          elapsed=time.perf_counter() - start, index=index, slices=n, stack=out if end else None)
         if run.stopped:
             return
-        slice_times.append(time.perf_counter() - slice_start)
         previous = run.result if chained else None  # set once the slice's generator has finished
         curvature = run.curvature if chained else None
         done += slice_plan.total
