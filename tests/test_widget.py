@@ -81,13 +81,13 @@ def test_presets_with_honest_time_estimates(docked, qtbot):
 
 def test_pickers_follow_layers(viewer_widget):
     viewer, widget = viewer_widget
-    names = lambda: [layer.name for layer in widget.content.choices]  # noqa: E731
+    names = lambda: [layer.name for layer in widget.content.choices if layer is not None]  # noqa: E731
     assert names() == ["a", "b"]
     viewer.add_labels(np.zeros((32, 32), np.uint8), name="labels")
     viewer.add_image(np.zeros((32, 32)), name="c")
     assert names() == ["a", "b", "c"]  # image layers only
     viewer.layers["c"].name = "renamed"
-    assert "renamed" in names() and "renamed" in [layer.name for layer in widget.style.choices]
+    assert "renamed" in names() and "renamed" in [layer.name for layer in widget.style.choices if layer is not None]
     viewer.layers.remove("renamed")
     assert names() == ["a", "b"]
 
@@ -481,7 +481,9 @@ def test_closing_the_viewer_during_the_network_load_is_quick(make_napari_viewer,
             network._load_cached.cache_clear()
             gc.collect()  # napari's closing collects garbage: not the cleared network's here
         viewer = make_napari_viewer()
-        _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Neural style transfer")  # starts the preload
+        _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Neural style transfer")
+        preloading = lambda: bool(widget.calibrations.pending or widget.calibrations.costs)  # noqa: E731
+        qtbot.waitUntil(preloading, timeout=RUN_TIMEOUT_MS)  # it starts once the dock is shown
         viewer.add_image(data.astronaut()[::4, ::4], name="a")
         viewer.add_image(data.hubble_deep_field()[::16, ::16], name="b")
         widget.size.value, widget.steps.value, widget.scales.value = 64, 500, 1
