@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 import time
+from pathlib import Path
 
 TICK_MS = 10
 TIMEOUT_S = 600.0
@@ -68,14 +69,34 @@ def main() -> None:
               "loading_gap_s": longest_gap(ticks, marks["ready"], marks["calibrated"]),
               "torch_thread": torch_import.thread, "gui_thread": threading.main_thread().name}
     if args.run:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         widget.run_button.clicked.emit()
         until(app, lambda: widget.worker is None)
+        used = {k: v - cpu[k] for k, v in cpu_seconds().items()}
         result |= {"run_s": time.perf_counter() - start, "status": widget.status.value,
-                   "progress": [widget.progress.value, widget.progress.max]}
+                   "progress": [widget.progress.value, widget.progress.max], "cpu_s": used}
     print(json.dumps(result), flush=True)
     viewer.close()
     os._exit(0)  # not torch's thread pools' teardown at exit, which can abort ("terminate called …")
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds so far: the whole process, its GUI (main) thread, its software OpenGL threads (llvmpipe)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    gui = gl = 0.0
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:  # the thread has ended
+            continue
+        name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        if task.name == str(os.getpid()):
+            gui = seconds
+        elif name.startswith("llvmpipe"):
+            gl += seconds
+    times = os.times()
+    return {"process": times.user + times.system, "gui": gui, "gl": gl}
 
 
 def longest_gap(ticks: list[float], start: float, end: float) -> float:

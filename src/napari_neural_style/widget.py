@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
@@ -76,7 +77,7 @@ class StyleTransferWidget(Container):
         self.content.changed.connect(self._update_stack_option)
         for name in PICKERS:
             self[name].changed.connect(self.more_styles.reset_choices)
-            self[name].changed.connect(lambda layer, name=name: layer is None or self._emptied.discard(name))
+            self[name].changed.connect(partial(self._picked, name))
         self._update_stack_option()
         self.calibrations = Calibrations(on_ready=lambda: self._alive and self._update_estimate())
         self._applying = False  # a preset is setting the controls
@@ -123,6 +124,11 @@ class StyleTransferWidget(Container):
                 self[name].value = next((layer for layer in self[name].choices if layer is not None
                                          and layer is not self[other].value and METADATA_KEY not in layer.metadata),
                                         None)
+
+    def _picked(self, name: str, layer: Image | None) -> None:
+        """A layer chosen in picker ``name``: it may be filled again when layers change."""
+        if layer is not None:
+            self._emptied.discard(name)
 
     def _scroll_settings(self) -> None:
         """Put the settings (the controls above Run) into a vertical scroll area that takes the dock's spare
