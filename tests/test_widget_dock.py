@@ -95,7 +95,8 @@ def _step(step: int, losses: dict[str, float], index: tuple[int, ...] = ()) -> P
 
 def test_loss_plot_hidden_before_a_run_keyed_above_and_not_stretched(viewer_widget, qtbot):
     """No empty plot before a run; the key sits above the curves, not over them; a negligible term (the
-    temporal loss ~1e-16 at a slice's first step) does not stretch the log axis down to it."""
+    temporal loss ~1e-16 at a slice's first step) does not stretch the log axis down to it; the curves are
+    not redrawn at every step."""
     viewer, widget = viewer_widget
     viewer.window.show()
     qtbot.wait(100)
@@ -106,6 +107,10 @@ def test_loss_plot_hidden_before_a_run_keyed_above_and_not_stretched(viewer_widg
         if step > 3:
             losses["temporal"] = 1e-16 if step == 4 else 0.5
         plot.add(_step(step, losses, (int(step > 3),)))
+    plot.flush()  # as at a run's end: the curves are redrawn at most every REDRAW_S
+    assert len(plot.curves["total"].getData()[0]) == 6
+    plot.add(_step(7, {"style": 1.0, "content": 1.0, "total": 2.0}))
+    assert len(plot.curves["total"].getData()[0]) == 6  # not redrawn again at once
     qtbot.wait(100)
     assert plot.native.isVisible()
     item = plot.native.getPlotItem()

@@ -374,6 +374,7 @@ class StyleTransferWidget(Container):
         if self._alive:
             self.run_button.enabled, self.stop_button.enabled = True, False
             self._update_result_buttons()
+            self._plot().flush()  # the steps since the last redraw (a stopped run's)
 
     # -- shutdown -------------------------------------------------------------------------------------
     _alive = True
