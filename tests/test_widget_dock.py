@@ -20,7 +20,7 @@ from napari_neural_style.engine.progress import Progress
 
 RUN_TIMEOUT_MS = 120_000
 DOCK_WIDTH = 400  # pixels: at most, at napari's default font (it opened 660 wide, 41 % of the window)
-OPEN_GAP_S = 0.25  # the event loop's longest stall from the menu click to a ready widget
+OPEN_GAP_S = 0.25  # seconds: the event loop's longest stall from the menu click to a ready widget
 
 
 @pytest.fixture
@@ -153,14 +153,15 @@ def test_the_sample_pair_shows_both_images(make_napari_viewer):
 
 
 def test_opening_the_dock_does_not_stall_napari(tmp_path):
-    """In a napari process of its own: from the menu click to a ready widget the event loop never stalls
-    for 250 ms (torch was imported on the GUI thread: 2.2-2.6 s), and torch is imported in a background
-    thread."""
+    """In a napari process of its own: torch is imported in a background thread (it was imported on the GUI
+    thread: a 2.2-2.6 s freeze), and from the menu click to a ready widget the GUI thread works less than
+    250 ms, the event loop's longest gap on a quiet machine (beside other work the gap stretches with the
+    load: ``benchmarks/bench_widget.py`` reports it)."""
     env = {**os.environ, "NAPARI_CONFIG": str(tmp_path / "settings.yaml")}  # not the user's napari settings
     probe = subprocess.run([sys.executable, str(Path(__file__).with_name("dock_open_napari.py"))],
                            capture_output=True, text=True, timeout=600, env=env)
     assert probe.returncode == 0, probe.stderr[-3000:]
     result = json.loads(probe.stdout.strip().splitlines()[-1])
     assert result["torch_thread"] not in (None, result["gui_thread"]), result
-    assert result["open_gap_s"] < OPEN_GAP_S, result
+    assert result["open_cpu_s"] < OPEN_GAP_S, result
 
