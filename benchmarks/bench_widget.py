@@ -7,11 +7,11 @@ scales), default settings. Widget: a napari process of its own (``tests/dock_ope
 the display given (Xvfb: software OpenGL): the sample pair opened and the widget docked from the manifest's
 menu entry, the network loaded in the background, then Run to the end with the dock's progress, status, loss
 plot and a preview every 5 steps on screen. It also reports the event loop's longest gap from the menu click
-to a ready widget (and the GUI thread's CPU seconds in it), and while the network then loads. CLI: ``python -m napari_neural_style`` on the same
-images saved as PNG, ``--preset quick``: the whole command's wall time, and the run's own time as it prints
-it (whole seconds, the network's load included). CPU seconds: the widget's process during the run (of which its
-GUI thread and its software OpenGL threads), and the whole command's. Busy: a Python loop in another process
-takes one core.
+to a ready widget (and the GUI thread's CPU seconds in it), and while the network then loads. CLI: ``python
+-m napari_neural_style`` on the same images saved as PNG, ``--preset quick``: the whole command's wall time,
+and the run's own time as it prints it (whole seconds, the network's load included). CPU seconds: the
+widget's process during the run (of which its GUI thread and its software OpenGL threads), and the whole
+command's. Busy: a Python loop in another process takes one core.
 """
 
 from __future__ import annotations
@@ -81,7 +81,8 @@ def main() -> None:
         sys.exit("run under a display, e.g. xvfb-run -a -s '-screen 0 1600x1000x24' python benchmarks/bench_widget.py")
     print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} at start")
     print(f"{'condition':<10}{'widget s':>9}{'CLI wall s':>11}{'CLI run s':>10}{'÷ wall':>7}{'÷ run':>6}"
-          f"{'open gap s':>11}{'open CPU s':>11}{'load gap s':>11}{'widget CPU-s (GUI, GL)':>24}{'CLI CPU-s':>10}{'load':>6}")
+          f"{'open gap s':>11}{'open CPU s':>11}{'load gap s':>11}{'widget CPU-s (GUI, GL)':>24}"
+          f"{'CLI CPU-s':>10}{'load':>6}")
     worst = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -98,7 +99,8 @@ def main() -> None:
                 cpu = w["cpu_s"]
                 split = f"{cpu['process']:.1f} ({cpu['gui']:.1f}, {cpu['gl']:.1f})"
                 print(f"{condition:<10}{w['run_s']:>9.1f}{wall:>11.1f}{run:>10.0f}{w['run_s'] / wall:>7.2f}"
-                      f"{w['run_s'] / run:>6.2f}{w['open_gap_s']:>11.3f}{w['open_cpu_s']:>11.3f}{w['loading_gap_s']:>11.3f}{split:>24}"
+                      f"{w['run_s'] / run:>6.2f}{w['open_gap_s']:>11.3f}{w['open_cpu_s']:>11.3f}"
+                      f"{w['loading_gap_s']:>11.3f}{split:>24}"
                       f"{cli_cpu:>10.1f}{load:>6.1f}", flush=True)
     print(f"widget ÷ CLI run at most {worst:.2f} (target ≤ {TARGET}): {'yes' if worst <= TARGET else 'no'}")
 
