@@ -15,6 +15,7 @@ from skimage import data
 from napari_neural_style.engine.params import StyleParams
 from napari_neural_style.engine.plan import make_plan
 from napari_neural_style.widget import METADATA_KEY, StyleTransferWidget, params_from_widget
+
 RUN_TIMEOUT_MS = 120_000
 
 
@@ -80,13 +81,13 @@ def test_presets_with_honest_time_estimates(docked, qtbot):
 
 def test_pickers_follow_layers(viewer_widget):
     viewer, widget = viewer_widget
-    names = lambda: [layer.name for layer in widget.content.choices]  # noqa: E731
+    names = lambda: [layer.name for layer in widget.content.choices if layer is not None]  # noqa: E731
     assert names() == ["a", "b"]
     viewer.add_labels(np.zeros((32, 32), np.uint8), name="labels")
     viewer.add_image(np.zeros((32, 32)), name="c")
     assert names() == ["a", "b", "c"]  # image layers only
     viewer.layers["c"].name = "renamed"
-    assert "renamed" in names() and "renamed" in [layer.name for layer in widget.style.choices]
+    assert "renamed" in names() and "renamed" in [layer.name for layer in widget.style.choices if layer is not None]
     viewer.layers.remove("renamed")
     assert names() == ["a", "b"]
 
@@ -149,9 +150,9 @@ def test_progress_bar_starts_at_the_plans_total_when_tiled(viewer_widget, qtbot)
     plan = make_plan(params_from_widget(widget), viewer.layers["a"].data.shape, rgb=True)
     assert plan.total > widget.steps.value  # 2 steps on every tile
     widget.run_button.clicked.emit()
-    assert widget.session.pbar.total == plan.total and widget.session.pbar.n == 0  # before the first step
+    assert widget.progress.max == plan.total and widget.progress.value == 0  # before the first step
     totals = []
-    widget.worker.yielded.connect(lambda p: totals.append((p.total, widget.session.pbar.total)))
+    widget.worker.yielded.connect(lambda p: totals.append((p.total, widget.progress.max)))
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
     assert totals and set(totals) == {(plan.total, plan.total)}
 
@@ -272,14 +273,18 @@ def test_other_warnings_during_a_run_reach_the_usual_hook(viewer_widget, qtbot, 
     assert len(seen) == len(set(seen))
 
 
-def test_more_styles_lists_neither_the_content_nor_results(viewer_widget, qtbot):
+def test_more_styles_lists_neither_the_content_the_style_nor_results(viewer_widget, qtbot):
     viewer, widget = viewer_widget
+    viewer.add_image(data.coffee()[::8, ::8], name="c")
+    names = lambda: [layer.name for layer in widget.more_styles.choices]  # noqa: E731
     widget.steps.value = 1
     widget.run_button.clicked.emit()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
-    assert [layer.name for layer in widget.more_styles.choices] == ["b"]
+    assert names() == ["c"]
+    widget.style.value = viewer.layers["c"]
+    assert names() == ["b"]
     widget.content.value = viewer.layers["b"]
-    assert [layer.name for layer in widget.more_styles.choices] == ["a"]
+    assert names() == ["a"]
 
 
 def test_use_these_settings_restores_every_control(viewer_widget, qtbot):
@@ -322,7 +327,7 @@ def test_continue_goes_on_from_a_result(viewer_widget, qtbot):
     assert not np.array_equal(second.data, first.data)
 
 
-@pytest.mark.parametrize("problem", ["same layer", "no image", "bad number"])
+@pytest.mark.parametrize("problem", ["same layer", "no image", "bad number", "bad tile size"])
 def test_bad_settings_notify(viewer_widget, problem):
     viewer, widget = viewer_widget
     if problem == "same layer":
@@ -333,14 +338,18 @@ def test_bad_settings_notify(viewer_widget, problem):
         viewer.add_labels(np.zeros((64, 64), np.uint8), name="labels")
         expected = "choose an image layer as content"
         assert widget.content.value is None and widget.style.value is None
-    else:
+    elif problem == "bad number":
         widget.style_weight.value = "lots"
-        expected = "style_weight must be a number"
+        expected = "style weight must be a number"  # the label users see, not the code's name
+    else:
+        widget.tile_size.value = 10
+        expected = "tile size must be 0 (no tiles) or at least"
     n = len(notification_manager.records)
     widget.run_button.clicked.emit()
     assert widget.worker is None and widget.run_button.enabled
     errors = notifications_since(n)
     assert len(errors) == 1 and expected in errors[0] and "Traceback" not in errors[0]
+    assert "_" not in errors[0].split(":", 1)[1], errors[0]  # no code names such as style_weight
 
 
 def test_unreadable_weights_notify(viewer_widget, qtbot, tmp_path):
@@ -472,7 +481,9 @@ def test_closing_the_viewer_during_the_network_load_is_quick(make_napari_viewer,
             network._load_cached.cache_clear()
             gc.collect()  # napari's closing collects garbage: not the cleared network's here
         viewer = make_napari_viewer()
-        _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Neural style transfer")  # starts the preload
+        _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Neural style transfer")
+        preloading = lambda: bool(widget.calibrations.pending or widget.calibrations.costs)  # noqa: E731
+        qtbot.waitUntil(preloading, timeout=RUN_TIMEOUT_MS)  # it starts once the dock is shown
         viewer.add_image(data.astronaut()[::4, ::4], name="a")
         viewer.add_image(data.hubble_deep_field()[::16, ::16], name="b")
         widget.size.value, widget.steps.value, widget.scales.value = 64, 500, 1

@@ -60,14 +60,21 @@ def test_whole_stack_streams_slices_into_an_nd_layer(viewer_widget, qtbot):
     assert out.metadata[METADATA_KEY]["steps_done"] == 4 + 2 * LATER and not out.metadata[METADATA_KEY]["stopped"]
 
 
-def test_progress_bar_starts_at_the_whole_stacks_total(viewer_widget, qtbot):
+def test_progress_and_status_of_a_whole_stack(viewer_widget, qtbot):
+    """The dock's progress bar starts at the whole stack's total; the status names the slice in words."""
     viewer, widget = viewer_widget
     widget.whole_stack.value = True
     total = make_plan(params_from_widget(widget), viewer.layers["stack"].data.shape, rgb=False).total
     assert total == 4 + 2 * LATER  # later slices chain from the previous one with stack_steps of the steps
     widget.run_button.clicked.emit()
-    assert widget.session.pbar.total == total and widget.session.pbar.n == 0
+    assert widget.progress.max == total and widget.progress.value == 0
+    statuses = []
+    widget.worker.yielded.connect(lambda p: statuses.append((p.step, widget.status.value, widget.progress.value)))
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    assert [step for step, _, done in statuses] == [done for _, _, done in statuses] == list(range(1, total + 1))
+    firsts = {text.split(" · ")[0] for _, text, _ in statuses}
+    assert firsts == {"slice 1 of 3", "slice 2 of 3", "slice 3 of 3"}, firsts
+    assert statuses[-1][1].startswith(f"slice 3 of 3 · step {total}/{total} · ")
 
 
 def test_stop_keeps_finished_slices(viewer_widget, qtbot):
@@ -135,7 +142,7 @@ def test_slice_range_stylises_only_its_slices_at_their_z(viewer_widget, qtbot):
     widget.slice_start.value, widget.slice_stop.value = 1, 3
     assert widget.session is None and make_plan(params_from_widget(widget), (2, 40, 48), rgb=False).total == 4 + LATER
     widget.run_button.clicked.emit()
-    assert widget.session.pbar.total == 4 + LATER
+    assert widget.progress.max == 4 + LATER
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
     out = output(viewer)
     meta = out.metadata[METADATA_KEY]

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+GAP = 32  # pixels between the sample pair's images
 LayerData = list[tuple[np.ndarray, dict[str, Any], str]]
 
 
@@ -41,5 +42,7 @@ def retina() -> LayerData:
 
 
 def astronaut_hubble() -> LayerData:
-    """A ready pair: the astronaut as content and the Hubble deep field as style."""
-    return astronaut() + hubble()
+    """A ready pair: the astronaut as content and the Hubble deep field as style, side by side (the style
+    to the right, a gap of ``GAP`` pixels between them) so that neither hides the other."""
+    (content, content_meta, kind), (style, style_meta, _) = astronaut() + hubble()
+    return [(content, content_meta, kind), (style, {**style_meta, "translate": (0, content.shape[1] + GAP)}, kind)]

@@ -1,4 +1,4 @@
-"""One run from the widget: its worker thread, its output layer, its progress bar and the metadata it writes.
+"""One run from the widget: its worker thread, its output layer and the metadata it writes.
 
 torch is imported only inside the worker thread.
 """
@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 from napari.layers import Image
 from napari.qt.threading import create_worker
-from napari.utils import progress
 from napari.utils.notifications import show_error, show_warning
 from superqt.utils import GeneratorWorker
 
@@ -61,7 +60,6 @@ class Session:
         self.stopped = False
         self._warned: set[object] = set()
         self._showwarning = warnings.showwarning  # the hook before the worker's (set again at start)
-        self.pbar = progress(total=self.plan.total, desc=f"Neural style: {content.name} × {style.name}")
         self._stopping = threading.Event()  # the engine's cancel: ends the run mid-step or mid-load
         self.worker: GeneratorWorker = create_worker(
             _run_steps, inputs.content_data, inputs.styles, params, labels=inputs.labels, rgb=content.rgb,
@@ -120,7 +118,7 @@ class Session:
 
     # -- worker signals -------------------------------------------------------------------------------
     def _on_progress(self, p: Progress) -> None:
-        where = f"slice {p.index} ({p.slices}) · " if p.index else ""
+        where = f"slice {self._position(p) + 1} of {p.slices} · " if p.index else ""
         self.last = p
         if p.stage:  # no step: what the run is doing, and after a stop the current image
             if p.stage != STOPPED:
@@ -137,8 +135,10 @@ class Session:
             self._show(p.image.reshape((1,) * self.lead + p.image.shape))
         self.record()
         self.on_step(p)
-        # last: napari's progress bar processes Qt events, so other handlers may run inside this call
-        self.pbar.update(p.step - self.pbar.n)
+
+    def _position(self, p: Progress) -> int:
+        """Step ``p``'s slice, counted from 0 in the order a whole-stack run takes them."""
+        return int(np.ravel_multi_index(p.index, self.plan.lead_shape))
 
     def _finished(self, p: Progress) -> int:
         """Slices of a whole-stack run finished by step ``p``."""
@@ -147,7 +147,7 @@ class Session:
                 return 0
             data = np.asarray(self.output.data)
             return int(data.reshape(int(np.prod(data.shape[:self.lead])), -1).any(axis=1).sum())
-        return int(np.ravel_multi_index(p.index, self.plan.lead_shape)) + int(p.stack is not None)
+        return self._position(p) + int(p.stack is not None)
 
     def _rows(self, finished: int) -> int:
         """Entries along a stack's first axis holding ``finished`` slices (C order): unstarted ones are left
@@ -223,7 +223,6 @@ class Session:
             self.on_status(f"done after {self.steps} steps · {losses_text(self.losses)}")
         self._drop_unshown()
         self.record()
-        self.pbar.close()
         self.on_end(self)
 
     def _keep_current(self, last: Progress | None) -> str:

@@ -1,39 +1,45 @@
 """The dock widget's controls: pick content and style layers and settings, start and stop a :class:`.Session`.
 
-torch is imported only when the widget is built (to list devices) and in background threads: the run's worker
-and the network's load and timing (:mod:`.estimates`).
+torch is imported only in background threads: the device list's, the run's worker and the network's load and
+timing (:mod:`.estimates`). Building the widget imports none of it, so opening the dock does not stall napari.
 """
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
-from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, Label, LineEdit, PushButton, Select, SpinBox,
-                              Widget, create_widget)
+from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, Label, LineEdit, ProgressBar, PushButton,
+                              Select, SpinBox, Widget, create_widget)
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import QEvent, QObject
-from qtpy.QtWidgets import QSizePolicy, QWidget
+from qtpy.QtCore import QEvent, QObject, QSize, Qt, QTimer
+from qtpy.QtWidgets import QFrame, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
+from superqt.utils import ensure_main_thread
 
 from .engine.params import OPTIMIZERS, PRESERVE_COLOR, PRESET_FIELDS, PRESETS, WEIGHT_SOURCES, StyleParams
 from .estimates import CALIBRATING, Calibrations, estimate
 from .layers import RunInputs, full_shape, read_inputs
 from .options import INIT_CHOICES, PRESET_LABELS, help_text
-from .plot import LossPlot
 from .reuse import continue_params, control_values
 from .session import METADATA_KEY, Session
 
 if TYPE_CHECKING:
     import napari
 
-    from .engine.progress import Progress
     from superqt.utils import GeneratorWorker
+
+    from .engine.progress import Progress
+    from .plot import LossPlot
 
 __all__ = ["METADATA_KEY", "StyleTransferWidget", "params_from_widget"]
 
 DEVICE_LABELS = {"auto": "auto", "cpu": "CPU", "cuda": "CUDA", "mps": "MPS"}
+PICKERS = ("content", "style")
 WEIGHTS_FILE = "file…"
 ADVANCED = ("tv_weight", "optimizer", "init", "seed", "scales", "preserve_color", "weights", "weights_file",
             "device", "preview_every", "tile_size", "tile_overlap", "scheduler")
@@ -54,21 +60,24 @@ class StyleTransferWidget(Container):
         self.viewer = viewer
         self.session: Session | None = None
         self.previous: Image | None = None  # this widget's last output layer
+        self._emptied: set[str] = set()  # pickers left empty because their layer was removed
         super().__init__(widgets=_controls(), labels=True)
-        self.more_styles.choices = self._image_choices  # after the content picker exists: it reads it
+        self.more_styles.choices = self._image_choices  # after the layer pickers exist: it reads them
         self.more_styles.native.setMaximumHeight(MORE_STYLES_HEIGHT)  # a short list; it scrolls
         self.status.native.setWordWrap(True)  # long messages wrap; the dock keeps its width
         for label in (self.status, self.estimate):
             label.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.estimate.native.setWordWrap(True)
-        self.loss_plot = LossPlot()
-        self.native.layout().addWidget(self.loss_plot.native)
-        self.native.layout().addStretch(1)  # spare height goes below the controls, not between them
+        self.progress.native.setFormat("%v of %m steps")
+        self.loss_plot: LossPlot | None = None  # made when pyqtgraph is imported (in the background) or at Run
+        self._scroll_settings()
         self.advanced.changed.connect(self._show_advanced)
         self.weights.changed.connect(self._show_advanced)
         self.whole_stack.changed.connect(self._show_advanced)
         self.content.changed.connect(self._update_stack_option)
-        self.content.changed.connect(self.more_styles.reset_choices)
+        for name in PICKERS:
+            self[name].changed.connect(self.more_styles.reset_choices)
+            self[name].changed.connect(partial(self._picked, name))
         self._update_stack_option()
         self.calibrations = Calibrations(on_ready=lambda: self._alive and self._update_estimate())
         self._applying = False  # a preset is setting the controls
@@ -88,7 +97,8 @@ class StyleTransferWidget(Container):
         viewer.layers.events.removed.connect(self._on_layer_removed)
         self.native.destroyed.connect(self._on_destroyed)
         self._undocked = _Undocked(self.native, self.stop)
-        self._update_estimate()  # ready before Run: the network loads and is timed while the user picks layers
+        self._background = False  # the threads that import torch start once the dock is shown
+        QTimer.singleShot(0, self._start_background)
 
     @property
     def worker(self) -> GeneratorWorker | None:
@@ -97,11 +107,79 @@ class StyleTransferWidget(Container):
 
     # -- controls -------------------------------------------------------------------------------------
     def reset_choices(self, *_: Any) -> None:
-        """Refresh the layer pickers (napari calls this on layer changes); keep style apart from content."""
+        """Refresh the layer pickers (napari calls this on layer changes). A picked layer stays picked (also
+        when renamed); one that was removed leaves its picker empty, never another layer in its place, so Run
+        cannot take a pair the user did not choose. Other empty pickers take an image that is neither the
+        other's nor a result."""
+        picked = {name: self[name].value for name in PICKERS}
         super().reset_choices()
-        others = [layer for layer in self.style.choices if layer is not self.content.value]
-        if self.style.value is self.content.value and others:
-            self.style.value = others[0]
+        for name, layer in picked.items():
+            if layer is not None and layer not in self.viewer.layers:
+                self._emptied.add(name)
+                self[name].value = None
+            elif self[name].value is not layer:
+                self[name].value = layer
+        for name, other in zip(PICKERS, reversed(PICKERS), strict=True):
+            if self[name].value is None and name not in self._emptied:
+                self[name].value = next((layer for layer in self[name].choices if layer is not None
+                                         and layer is not self[other].value and METADATA_KEY not in layer.metadata),
+                                        None)
+
+    def _picked(self, name: str, layer: Image | None) -> None:
+        """A layer chosen in picker ``name``: it may be filled again when layers change."""
+        if layer is not None:
+            self._emptied.discard(name)
+
+    def _scroll_settings(self) -> None:
+        """Put the settings (the controls above Run) into a vertical scroll area that takes the dock's spare
+        height: the dock never asks for more than the screen, and Run, Stop, the progress, the status and the
+        loss plot stay in view below it."""
+        layout = self.native.layout()
+        inner = QWidget()
+        box = QVBoxLayout(inner)
+        box.setContentsMargins(0, 0, 0, 0)
+        for _ in range([widget.name for widget in self].index("run_button")):
+            box.addWidget(layout.takeAt(0).widget())
+        box.addStretch(1)  # spare height goes below the settings, not between them
+        layout.insertWidget(0, _Settings(inner), stretch=1)
+
+    def _start_background(self) -> None:
+        """Start importing pyqtgraph and listing the devices, and loading and timing the network (ready before
+        Run, while the user picks layers), in threads. Called once the dock is shown: torch's import holds the
+        interpreter for stretches, and napari would stall if that overlapped with building and docking it."""
+        if self._alive:
+            self._background = True
+            threading.Thread(target=self._list_devices, name="neural-style devices", daemon=True).start()
+            self._update_estimate()
+
+    def _plot(self) -> LossPlot:
+        """The loss plot (hidden until a run's first step), made on first use."""
+        if self.loss_plot is None:
+            from .plot import LossPlot
+
+            self.loss_plot = LossPlot()
+            self.native.layout().addWidget(self.loss_plot.native)
+        return self.loss_plot
+
+    @ensure_main_thread
+    def _plot_importable(self) -> None:
+        if self._alive:
+            self._plot()
+
+    @ensure_main_thread
+    def _devices_listed(self, devices: list[str]) -> None:
+        if self._alive:
+            self.device.choices = _device_choices(devices)
+
+    def _list_devices(self) -> None:
+        """Import pyqtgraph for the loss plot (0.1-0.3 s), then list the device picker's choices beyond "auto"
+        and CPU (torch's import, 2-5 s), here rather than on the GUI thread."""
+        from . import plot  # noqa: F401 - imported here, the plot is made in the GUI thread
+
+        self._plot_importable()
+        from .engine.network import available_devices
+
+        self._devices_listed(available_devices())
 
     def _apply_preset(self) -> None:
         if self.preset.value != CUSTOM:
@@ -122,6 +200,9 @@ class StyleTransferWidget(Container):
         """The current settings' time on this machine, and each preset's, for the chosen content
         ("calibrating…" while the device's network loads and is timed)."""
         device, content, self.estimate_seconds = self.device.value, self.content.value, None
+        if not self._background:
+            self.estimate.value = CALIBRATING
+            return
         cost = self.calibrations.cost(device)
         if cost is None or content is None:
             self.estimate.value = CALIBRATING if device in self.calibrations.pending else ""
@@ -142,9 +223,19 @@ class StyleTransferWidget(Container):
             self[name].visible = self.whole_stack.value
 
     def _image_choices(self, _: Any) -> list[tuple[str, Image]]:
-        """This viewer's image layers but the content and earlier results, for the 'more styles' list."""
+        """This viewer's image layers but the content, the style and earlier results, for 'more styles'."""
         return [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, Image)
-                and layer is not self.content.value and METADATA_KEY not in layer.metadata]
+                and layer not in (self.content.value, self.style.value) and METADATA_KEY not in layer.metadata]
+
+    def _in_labels(self, text: str) -> str:
+        """``text`` with the controls' code names (style_weight) written as the labels users see."""
+        for widget in self:
+            if "_" in widget.name and widget.label:
+                text = re.sub(rf"\b{widget.name}\b", widget.label, text)
+        return text
+
+    def _refuse(self, what: str, exc: ValueError) -> None:
+        show_error(f"Neural style transfer cannot {what}: {self._in_labels(str(exc))}")
 
     def _update_stack_option(self) -> None:
         """'whole stack' only for content with more than two non-RGB dimensions; its slice range: all of
@@ -199,7 +290,7 @@ class StyleTransferWidget(Container):
                                  slices=(self.slice_start.value, self.slice_stop.value),
                                  scheduler=self.scheduler.value)
         except ValueError as exc:
-            show_error(f"Neural style transfer cannot start: {exc}")
+            self._refuse("start", exc)
             return
         self._launch(inputs, params)
 
@@ -217,7 +308,7 @@ class StyleTransferWidget(Container):
             inputs = read_inputs(content, style, more, labels, point, params.size, init_image=image,
                                  continues={"layer": layer.name, "steps_done": meta["steps_done"]})
         except ValueError as exc:
-            show_error(f"Neural style transfer cannot continue: {exc}")
+            self._refuse("continue", exc)
             return
         self._launch(inputs, params)
 
@@ -247,10 +338,11 @@ class StyleTransferWidget(Container):
             session = Session(self.viewer, inputs, params, on_status=self._set_status, on_end=self._on_end,
                               on_step=self._on_step, replaces=self.previous if self.replace_previous.value else None)
         except ValueError as exc:
-            show_error(f"Neural style transfer cannot start: {exc}")
+            self._refuse("start", exc)
             return
         self.session = session
-        self.loss_plot.clear()
+        self._plot().clear()
+        self.progress.max, self.progress.value, self.progress.visible = session.plan.total, 0, True
         self.run_button.enabled, self.stop_button.enabled, self.continue_button.enabled = False, True, False
         session.start()
 
@@ -261,9 +353,14 @@ class StyleTransferWidget(Container):
             self.session.stop()
 
     def _on_step(self, p: Progress) -> None:
+        """The step's progress and losses, in the dock (not napari's progress bar: while one is open, napari's
+        activity indicator redraws all the time, which in software OpenGL takes a CPU core from the run)."""
         if self._alive:
             try:
-                self.loss_plot.add(p)
+                if self.progress.max != p.total:
+                    self.progress.max = p.total
+                self.progress.value = p.step
+                self._plot().add(p)
             except RuntimeError:  # its Qt objects went with the closed window, before our 'destroyed' signal
                 self._alive = False
 
@@ -279,6 +376,7 @@ class StyleTransferWidget(Container):
         if self._alive:
             self.run_button.enabled, self.stop_button.enabled = True, False
             self._update_result_buttons()
+            self._plot().flush()  # the steps since the last redraw (a stopped run's)
 
     # -- shutdown -------------------------------------------------------------------------------------
     _alive = True
@@ -299,6 +397,25 @@ class StyleTransferWidget(Container):
             self.session.wait(wait_s)
 
 
+class _Settings(QScrollArea):
+    """A vertical scroll area around ``inner``, as wide as the settings ask (and never narrower than they
+    need): the dock opens narrow, and the area scrolls instead of growing the window."""
+
+    def __init__(self, inner: QWidget) -> None:
+        super().__init__()
+        self.setWidget(inner)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMinimumWidth(inner.minimumSizeHint().width() + self._bar())
+
+    def _bar(self) -> int:
+        return self.verticalScrollBar().sizeHint().width()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(self.widget().sizeHint().width() + self._bar(), super().sizeHint().height())
+
+
 class _Undocked(QObject):
     """Calls ``on_undocked`` when ``widget`` loses its parent: napari closing the dock (the widget itself
     lives on, held by its run's signals, so it is not destroyed)."""
@@ -316,13 +433,11 @@ class _Undocked(QObject):
 
 def _controls() -> list[Widget]:
     """The widget's controls, in order, at the default preset's values."""
-    from .engine.network import available_devices
-
     d = StyleParams(**PRESETS[PRESET])
     tip = help_text
     return [
-        create_widget(annotation=Image, name="content", label="content"),
-        create_widget(annotation=Image, name="style", label="style"),
+        create_widget(annotation=Optional[Image], name="content", label="content"),  # noqa: UP007
+        create_widget(annotation=Optional[Image], name="style", label="style"),  # noqa: UP007
         Select(name="more_styles", label="more styles", choices=(), value=[],
                tooltip="more style images (in layer order): blended with style, or with a labels layer "
                        "label 1 uses style, label 2 the first of these, …"),
@@ -353,8 +468,7 @@ def _controls() -> list[Widget]:
                  tooltip=tip("preserve_color")),
         ComboBox(name="weights", choices=(*WEIGHT_SOURCES, WEIGHTS_FILE), value=d.weights, tooltip=tip("weights")),
         FileEdit(name="weights_file", label="weights file", mode="r", filter="*.pt *.pth *.bin"),
-        ComboBox(name="device", choices=[(DEVICE_LABELS.get(x, x), x) for x in ("auto", *available_devices())],
-                 tooltip=tip("device")),
+        ComboBox(name="device", choices=_device_choices(["cpu"]), tooltip=tip("device")),  # more when listed
         SpinBox(name="preview_every", value=PREVIEW_EVERY, min=0, max=100_000, tooltip=tip("preview_every")),
         SpinBox(name="tile_size", value=d.tile_size, min=0, max=1 << 16, tooltip=tip("tile_size")),
         SpinBox(name="tile_overlap", value=d.tile_overlap, min=0, max=1 << 15, tooltip=tip("tile_overlap")),
@@ -370,17 +484,25 @@ def _controls() -> list[Widget]:
                    tooltip="set every control as for the selected result layer"),
         PushButton(name="continue_button", text="Continue", enabled=False,
                    tooltip="'steps' more steps from the selected result's image, with its settings"),
+        ProgressBar(name="progress", label="progress", value=0, min=0, max=1, visible=False),
         Label(name="status", value=""),
     ]
+
+
+def _device_choices(devices: list[str]) -> list[tuple[str, str]]:
+    """The device picker's (label, value) choices: "auto", then ``devices``."""
+    return [(DEVICE_LABELS.get(x, x), x) for x in ("auto", *devices)]
 
 
 def params_from_widget(widget: StyleTransferWidget) -> StyleParams:
     """The run's parameters from the widget's values; ValueError with a clear message when one is bad."""
     weights = widget.weights.value
     if weights == WEIGHTS_FILE:
-        weights = str(widget.weights_file.value)
-        if not widget.weights_file.value or weights == ".":
-            raise ValueError("choose a weights file, or the 'caffe' or 'torchvision' weights")
+        path = widget.weights_file.value
+        weights = str(path).strip()
+        if weights in ("", ".") or path.is_dir():
+            raise ValueError("no weights file is chosen: choose a file (e.g. vgg19.pth) next to 'weights file', "
+                             "or the 'caffe' or 'torchvision' weights")
     content = widget.content.value
     limits = None
     if content is not None and not content.rgb:
