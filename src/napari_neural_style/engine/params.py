@@ -25,6 +25,7 @@ POOLINGS = ("max", "avg")
 PRECISIONS = ("auto", "fp32", "bf16")
 INTENSITY_RULES = ("dtype", "percentile")
 STACK_INITS = ("flow", "previous", "independent")
+STYLE_LOSSES = ("gram", "sw")
 FINE_SIZE = 512  # the output size the defaults are tuned at; below it the content weight and finest steps follow size
 MIN_TILE = 32
 # Named starting points, setting PRESET_FIELDS (everything else stays as it is): a look at the style in
@@ -43,7 +44,10 @@ class StyleParams:
 
     ``size`` is the output's long side in pixels (below 512 px the content weight is scaled down with it,
     :attr:`size_content_weight`, and the finest scale takes a larger share of the steps, :attr:`fine_boost`);
-    ``steps`` the total number of optimiser steps over all scales. ``scales`` coarse-to-fine levels (each
+    ``steps`` the total number of optimiser steps over all scales. ``style_loss`` is ``"gram"`` (default:
+    Gatys et al.'s Gram matrices) or ``"sw"``: the sliced Wasserstein distance of each style layer's feature
+    distribution, and of the pixels' colours, to the style's (Heitz et al. 2021; :mod:`.sliced`).
+    ``scales`` coarse-to-fine levels (each
     half the side of the next) share the steps as ``scale_steps`` fractions (coarsest first). ``weights``
     is ``"caffe"`` (default, the original VGG19 of Gatys et al.), ``"torchvision"`` or a path to a local
     state dict. ``style_blend`` weighs several style images; ``style_scale`` resizes the style relative to
@@ -63,6 +67,7 @@ class StyleParams:
     size: int = 512
     steps: int = 57
     style_weight: float = 7.5
+    style_loss: str = "gram"
     content_weight: float = 1.0
     tv_weight: float = 0.0
     style_layers: tuple[str, ...] = STYLE_LAYERS
@@ -128,7 +133,8 @@ class StyleParams:
             raise ValueError("style_layers is empty: give at least one layer, e.g. relu3_1")
         for name, choices in (("optimizer", OPTIMIZERS), ("init", INITS), ("preserve_color", PRESERVE_COLOR),
                               ("pooling", POOLINGS), ("precision", PRECISIONS),
-                              ("intensity", INTENSITY_RULES), ("stack_init", STACK_INITS)):
+                              ("intensity", INTENSITY_RULES), ("stack_init", STACK_INITS),
+                              ("style_loss", STYLE_LOSSES)):
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
         if self.style_layer_weights is not None:
