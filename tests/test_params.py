@@ -59,6 +59,7 @@ def test_weights_path_of_existing_file_is_accepted(tmp_path):
     ({"pooling": "min"}, "pooling must be one of max, avg"),
     ({"precision": "fp16"}, "precision must be one of auto, fp32, bf16"),
     ({"intensity": "log"}, "intensity must be one of dtype, percentile"),
+    ({"style_loss": "mrf"}, "style_loss must be one of gram, sw"),
     ({"weights": "imagenet"}, "unknown weight source 'imagenet'"),
     ({"weights": ""}, "weights must be 'caffe', 'torchvision' or a path"),
     ({"style_layer_weights": (1.0, 2.0)}, "style_layer_weights has 2 values for 5 style_layers"),
