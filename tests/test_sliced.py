@@ -64,8 +64,7 @@ def test_sample_spreads_evenly_without_repeats():
 
 def test_the_term_is_deterministic_and_its_sample_close_to_all_positions():
     """L-BFGS needs the same objective at every step; the sampled distance stays near the full one."""
-    feats = {k: v for k, v in extract(CONTENT, STYLE_LAYERS).items()}
-    style = {k: v for k, v in extract(STRIPES, STYLE_LAYERS).items()}
+    feats, style = extract(CONTENT, STYLE_LAYERS), extract(STRIPES, STYLE_LAYERS)
     with torch.inference_mode():
         targets = Slicer(0, SIDE, CPU).targets([style])
     weights = dict.fromkeys(STYLE_LAYERS, 0.2)
@@ -122,7 +121,7 @@ def test_each_region_takes_its_own_style():
 
 def test_a_blend_is_a_mixture_in_proportion():
     """Blend (1, 0) is the first style alone; (1, 1) lands between the two."""
-    options = dict(size=32, steps=6, scales=1, style_loss="sw", preview_every=0, style_weight=30.0)
+    options = {"size": 32, "steps": 6, "scales": 1, "style_loss": "sw", "preview_every": 0, "style_weight": 30.0}
     alone = stylize(CONTENT, STRIPES, **options)
     np.testing.assert_array_equal(stylize(CONTENT, [STRIPES, DOTS], style_blend=(1, 0), **options), alone)
     both = stylize(CONTENT, [STRIPES, DOTS], style_blend=(1, 1), **options)
@@ -131,10 +130,10 @@ def test_a_blend_is_a_mixture_in_proportion():
 
 
 @pytest.mark.parametrize("options", [
-    dict(tile_size=32, tile_overlap=8),
-    dict(preserve_color="luminance"),
-    dict(preserve_color="histogram"),
-    dict(precision="bf16"),
+    {"tile_size": 32, "tile_overlap": 8},
+    {"preserve_color": "luminance"},
+    {"preserve_color": "histogram"},
+    {"precision": "bf16"},
 ], ids=["tiles", "luminance", "histogram", "bf16"])
 def test_every_mode_runs(options):
     content = CONTENT[:48, :48]
