@@ -142,7 +142,8 @@ def test_sliced_decreases_towards_the_target_under_optimisation():
 
     for _ in range(5):
         optimizer.step(closure)
-    assert losses[0] > 0.5 and all(b <= a for a, b in zip(losses, losses[1:], strict=False)) and losses[-1] < 1e-6 * losses[0]
+    assert losses[0] > 0.5 and all(b <= a for a, b in zip(losses, losses[1:], strict=False))
+    assert losses[-1] < 1e-6 * losses[0]
 
 
 @pytest.mark.parametrize("weighted", [False, True])
