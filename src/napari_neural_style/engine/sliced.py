@@ -50,6 +50,7 @@ class Slicer:
 
     def __init__(self, seed: int, side: float, device: torch.device) -> None:
         self.generator = _generator(seed, round(side))
+        self.sampler = _generator(seed, round(side), 1)  # the style's positions, apart from the directions
         self.device = device
         self.directions: dict[str, torch.Tensor] = {}
 
@@ -62,14 +63,16 @@ class Slicer:
 
     def targets(self, parts: Iterable[Mapping[str, torch.Tensor]]) -> dict[str, Sliced]:
         """Targets of one style image from its features (1, C, h, w) per layer (RGB too), whole or in
-        tiles (each tile's positions counted once)."""
+        tiles (each tile's positions counted once). Of more than :data:`TABLE_SIZE` positions an evenly
+        spread sample of that many is sorted (:func:`sample`; at 512 px: relu1_1's and relu2_1's)."""
         tables: dict[str, list[tuple[torch.Tensor, int]]] = {}
         for features in parts:
             for layer, f in features.items():
-                v = project(f, self.direction(layer, f.shape[1]))
-                n = v.shape[1]
+                n = f.shape[-2] * f.shape[-1]
                 if n:  # a style tile's crop of a deep layer may hold no position
-                    tables.setdefault(layer, []).append((quantile_table([(v, 1.0)], min(n, TABLE_SIZE)), n))
+                    v = project(f, self.direction(layer, f.shape[1]),
+                                sample(f.shape[-2], f.shape[-1], TABLE_SIZE, self.sampler, f.device))
+                    tables.setdefault(layer, []).append((quantile_table([(v, 1.0)], v.shape[1]), n))
         out = {}
         for layer, pieces in tables.items():
             n = sum(count for _, count in pieces)
