@@ -147,3 +147,15 @@ def test_a_stack_follows_the_flow():
     out = stylize(stack, DOTS, size=SIDE, steps=6, scales=1, style_loss="sw", preview_every=0)
     assert out.shape == stack.shape and np.isfinite(out).all()
     assert np.abs(out - stack).mean() > 0.01
+
+
+def test_a_guide_of_ones_is_no_guide_also_on_a_sample(monkeypatch):
+    """The weighted (region) path and the plain one agree, with large layers sampled."""
+    monkeypatch.setattr(sliced, "SORTED", 1 << 14)
+    feats, style = extract(CONTENT, STYLE_LAYERS), extract(DOTS, STYLE_LAYERS)
+    with torch.inference_mode():
+        targets = Slicer(0, SIDE, CPU).targets([style])
+    weights = dict.fromkeys(STYLE_LAYERS, 0.2)
+    ones = {k: torch.ones(1, 1, *v.shape[-2:]) for k, v in feats.items()}
+    plain, guided = SlicedStyle(weights, 0)(feats, targets), SlicedStyle(weights, 0)(feats, targets, guide=ones)
+    assert float(guided) == pytest.approx(float(plain), rel=1e-4)
