@@ -7,14 +7,15 @@ import pickle
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from napari_neural_style import StyleParams, stylize_steps
 from napari_neural_style.engine.params import PRESETS
-from napari_neural_style.engine.plan import (RUN_PASS_PIXELS, RUN_PASSES, SETUP_PASSES, PassCost, Plan, StackPlan,
-                                              make_plan)
+from napari_neural_style.engine.plan import (RUN_PASS_PIXELS, RUN_PASSES, SETUP_PASSES, STEP_PASSES, PassCost, Plan,
+                                             StackPlan, make_plan)
 
 PLAN_WITHOUT_TORCH = """
 import json, sys
@@ -83,3 +84,7 @@ def test_seconds_count_steps_and_targets_per_scale_tile_and_slice():
     assert stack.seconds(cost) == pytest.approx(plan.seconds(cost) + 4 * stack.later.seconds(cost, setup=False))
     quick, best = (make_plan(StyleParams(**PRESETS[k]), (512, 512, 3)).seconds(cost) for k in ("quick", "best"))
     assert best > 10 * quick
+    sliced = make_plan(replace(params, style_loss="sw"), (512, 512, 3))  # its steps cost STEP_PASSES["sw"]
+    by_hand = sum((s.steps * STEP_PASSES["sw"] + SETUP_PASSES) * cost.seconds(s.shape[0] * s.shape[1])
+                  for s in sliced.scales)
+    assert STEP_PASSES["sw"] > 1 and sliced.seconds(cost, setup=False) == pytest.approx(by_hand)

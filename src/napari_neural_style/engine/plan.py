@@ -11,7 +11,9 @@ from .params import StyleParams
 from .tiles import Tile, grid
 
 MIN_COARSE_SIDE = 32  # coarser scales than this (short side) are skipped: VGG sees almost nothing there
-STEP_PASSES = 1.0  # an optimiser step costs about one forward and backward pass (L-BFGS: one evaluation)
+# An optimiser step costs about one forward and backward pass (L-BFGS: one evaluation); with the sliced style
+# loss 1.2 (bench_sw_step.py: 1.18-1.19 × a Gram step at 512 px, bf16)
+STEP_PASSES = {"gram": 1.0, "sw": 1.2}
 SETUP_PASSES = 1.0  # each scale (tile) first takes the style and content targets: two forward passes
 # A run's fixed cost (reading inputs, the first step's allocations, trying both thread counts), in passes at
 # 256²: 3-6 s measured on a 2-core CPU, where a pass at 256² took 0.6 s
@@ -62,17 +64,20 @@ class Scale:
         """Pixels of each image optimised on its own: the tiles, or the whole."""
         return [t.shape[0] * t.shape[1] for t in self.tiles] if self.tiles else [self.shape[0] * self.shape[1]]
 
-    def seconds(self, cost: PassCost) -> float:
-        """Its time at ``cost``: its steps and its targets for each tile (or the whole)."""
-        return sum((self.steps * STEP_PASSES + SETUP_PASSES) * cost.seconds(p) for p in self._pieces)
+    def seconds(self, cost: PassCost, step_passes: float = 1.0) -> float:
+        """Its time at ``cost``: its steps (each ``step_passes`` passes) and its targets for each tile (or the
+        whole)."""
+        return sum((self.steps * step_passes + SETUP_PASSES) * cost.seconds(p) for p in self._pieces)
 
 
 @dataclass(frozen=True)
 class Plan:
-    """One 2D run: the output's (Y, X) ``shape`` and its ``scales``, coarsest first."""
+    """One 2D run: the output's (Y, X) ``shape`` and its ``scales``, coarsest first; a step costs
+    ``step_passes`` network passes (:data:`STEP_PASSES` of the style loss)."""
 
     shape: tuple[int, int]
     scales: tuple[Scale, ...]
+    step_passes: float = 1.0
 
     @classmethod
     def make(cls, params: StyleParams, content_hw: tuple[int, int]) -> Plan:
@@ -93,7 +98,7 @@ class Plan:
             tiles = grid(at, params.tile_size, params.tile_overlap)
             scales.append(Scale(at, steps + carry, tuple(tiles) if tiles else None))
             carry = 0
-        return cls(shape, tuple(scales))
+        return cls(shape, tuple(scales), STEP_PASSES[params.style_loss])
 
     @property
     def total(self) -> int:
@@ -107,7 +112,8 @@ class Plan:
     def seconds(self, cost: PassCost, setup: bool = True) -> float:
         """How long this run takes at ``cost`` (an estimate): its scales' steps and targets, and with
         ``setup`` the run's fixed cost."""
-        return sum(s.seconds(cost) for s in self.scales) + setup * RUN_PASSES * cost.seconds(RUN_PASS_PIXELS)
+        return (sum(s.seconds(cost, self.step_passes) for s in self.scales)
+                + setup * RUN_PASSES * cost.seconds(RUN_PASS_PIXELS))
 
 
 @dataclass(frozen=True)
