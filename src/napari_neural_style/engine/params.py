@@ -49,8 +49,9 @@ class StyleParams:
     distribution, and of the pixels' colours, to the style's (Heitz et al. 2021; :mod:`.sliced`).
     ``scales`` coarse-to-fine levels (each half the side of the next) share the steps as ``scale_steps``
     fractions (coarsest first). ``weights`` is ``"caffe"`` (default, the original VGG19 of Gatys et al.),
-    ``"torchvision"`` or a path to a local state dict. ``style_blend`` weighs several style images; ``style_scale`` resizes the style relative to
-    the output. ``preview_every`` sets how often a preview image is yielded (0: only at the end).
+    ``"torchvision"`` or a path to a local state dict. ``style_blend`` weighs several style images;
+    ``style_scale`` resizes the style relative to the output. ``preview_every`` sets how often a preview
+    image is yielded (0: only at the end).
 
     Stacks (content with leading z/t axes) run slice by slice in C order. ``stack_init="flow"`` (default)
     starts each slice after the first from the previous slice's result warped along the optical flow
