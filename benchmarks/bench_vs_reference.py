@@ -84,6 +84,18 @@ def scores(out: np.ndarray, content: Path, style: Path) -> tuple[float, float]:
     return score(out.astype(np.float32) / 255, load_rgb(content, shape), load_rgb(style, long_side=max(shape)))
 
 
+def parse_options(items: list[str]) -> dict[str, object]:
+    """``KEY=VALUE`` arguments as StyleParams options (values as Python literals where they parse)."""
+    options = {}
+    for item in items:
+        key, value = item.split("=", 1)
+        try:
+            options[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            options[key] = value
+    return options
+
+
 def grid(rows: list[tuple[np.ndarray, np.ndarray, str, str]], path: Path) -> None:
     """One row per pair: ours | reference, each captioned."""
     cells = []
@@ -113,13 +125,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("vs_reference.png"))
     parser.add_argument("options", nargs="*", help="StyleParams options as KEY=VALUE")
     args = parser.parse_args()
-    options = {}
-    for item in args.options:
-        key, value = item.split("=", 1)
-        try:
-            options[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            options[key] = value
+    options = parse_options(args.options)
     if args.threads:
         torch.set_num_threads(args.threads)
     params = StyleParams(size=args.size, device="cpu", preview_every=0, **options)
