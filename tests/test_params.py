@@ -98,6 +98,7 @@ def test_schedule_shares():
     assert StyleParams(steps=180, scales=3).schedule == [(0.25, 126), (0.5, 16), (1.0, 38)]
     assert [s for _, s in StyleParams(steps=100, scales=3, scale_steps=(1, 1, 8)).schedule] == [10, 10, 80]
     assert StyleParams(steps=50, scales=1).schedule == [(1.0, 50)]
+    assert StyleParams(style_loss="sw").schedule == [(0.25, 43), (0.5, 5), (1.0, 9)]  # sw: Gram's wall time
 
 
 @pytest.mark.parametrize("size, default, two_scales", [

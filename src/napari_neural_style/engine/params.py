@@ -26,6 +26,9 @@ PRECISIONS = ("auto", "fp32", "bf16")
 INTENSITY_RULES = ("dtype", "percentile")
 STACK_INITS = ("flow", "previous", "independent")
 STYLE_LOSSES = ("gram", "sw")
+# Three scales with style_loss "sw": a step there costs 1.2 Gram steps at 512 px (bench_sw_step.py, bf16), so
+# three finest steps go to the coarsest scale, for about the Gram default's wall time
+SW_SPLIT = (43 / 57, 5 / 57, 9 / 57)
 FINE_SIZE = 512  # the output size the defaults are tuned at; below it the content weight and finest steps follow size
 MIN_TILE = 32
 # Named starting points, setting PRESET_FIELDS (everything else stays as it is): a look at the style in
@@ -174,7 +177,7 @@ class StyleParams:
         one step. Below 512 px the finest scale's share is :attr:`fine_boost` times larger, taken from the
         coarser scales in proportion."""
         n = min(self.scales, self.steps)
-        fractions = self.scale_steps if self.scale_steps and n == self.scales else _default_split(n)
+        fractions = self.scale_steps if self.scale_steps and n == self.scales else _default_split(n, self.style_loss)
         shares = [f / sum(fractions) for f in fractions]
         if n > 1 and shares[-1] < 1:
             fine = min(1.0, shares[-1] * self.fine_boost)
@@ -220,7 +223,7 @@ class StyleParams:
         return tuple(f.name for f in fields(cls))
 
 
-def _default_split(n: int) -> tuple[float, ...]:
+def _default_split(n: int, style_loss: str = "gram") -> tuple[float, ...]:
     """Default share of steps per scale, coarsest first: 40/5/12 of 57 steps at 128/256/512 px. Most steps
     where a step is cheap, a few at 256 px, and the finest scale's, which count most
     (:attr:`StyleParams.fine_boost`). Tuned with ``benchmarks/bench_vs_reference.py`` at content weights
@@ -228,7 +231,9 @@ def _default_split(n: int) -> tuple[float, ...]:
     rank them): 40/5/12 cost 20 passes in the process, every pair better than the reference by at least
     3.7 % in all twelve runs, against 21.6 and 0.1 % for the former 40/15/10; 40/5/11, 40/10/11, 30/10/11,
     20/10/12, 40/2/12, 50/5/11, 50/3/12 and 50/5/12 (3.5 %, for ten more coarse steps: +0.9 s) were measured
-    too."""
+    too. With ``style_loss="sw"``: :data:`SW_SPLIT`, 43/5/9."""
+    if style_loss == "sw" and n == 3:
+        return SW_SPLIT
     return {1: (1.0,), 2: (0.6, 0.4), 3: (40 / 57, 5 / 57, 12 / 57)}.get(n) or tuple(
         [0.5 / (n - 2)] * (n - 2) + [0.3, 0.2])
 
