@@ -69,6 +69,9 @@ def test_presets_with_honest_time_estimates(docked, qtbot):
     widget.size.value, widget.steps.value, widget.scales.value, widget.preview_every.value = 128, 20, 2, 5
     estimate = widget.estimate_seconds
     assert widget.preset.value == "custom" and estimate < quick
+    widget.style_loss.value = "sw"  # its steps cost more: the estimate follows
+    assert widget.estimate_seconds > estimate
+    widget.style_loss.value = "gram"
     start = time.perf_counter()
     widget.run_button.clicked.emit()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)

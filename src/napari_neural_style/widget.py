@@ -77,7 +77,7 @@ class StyleTransferWidget(Container):
         for name in PRESET_FIELDS:
             self[name].changed.connect(self._match_preset)
         for name in ("content", "whole_stack", *RANGE, "steps", "size", "scales", "tile_size", "tile_overlap",
-                     "device"):
+                     "device", "style_loss"):
             self[name].changed.connect(self._update_estimate)
         self._show_advanced()
         self.run_button.changed.connect(self.start)
