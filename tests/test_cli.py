@@ -238,10 +238,10 @@ def test_options_reach_stylize_steps(images, tmp_path, monkeypatch):
     monkeypatch.setattr(transfer, "stylize_steps", fake)
     c, s = str(images["content.png"]), str(images["style.png"])
     argv = [c, s, s, "-o", str(tmp_path / "o.jpg"), "--init", c, "--style-blend", "1", "3", "--save-every", "5",
-            "--tv-weight", "0.5", "--preserve-color", "luminance", "--seed", "7", "--quiet"]
+            "--tv-weight", "0.5", "--preserve-color", "luminance", "--seed", "7", "--style-loss", "sw", "--quiet"]
     assert cli.main(argv) == 0
     assert seen["params"] == StyleParams(init="image", style_blend=(1.0, 3.0), preview_every=5, tv_weight=0.5,
-                                         preserve_color="luminance", seed=7)  # all else: StyleParams' defaults
+                                         preserve_color="luminance", seed=7, style_loss="sw")  # all else: StyleParams' defaults
     with Image.open(c) as im:
         np.testing.assert_array_equal(seen["init"], np.asarray(im))
         np.testing.assert_array_equal(seen["content"], np.asarray(im))

@@ -59,6 +59,7 @@ def test_weights_path_of_existing_file_is_accepted(tmp_path):
     ({"pooling": "min"}, "pooling must be one of max, avg"),
     ({"precision": "fp16"}, "precision must be one of auto, fp32, bf16"),
     ({"intensity": "log"}, "intensity must be one of dtype, percentile"),
+    ({"style_loss": "mrf"}, "style_loss must be one of gram, sw"),
     ({"weights": "imagenet"}, "unknown weight source 'imagenet'"),
     ({"weights": ""}, "weights must be 'caffe', 'torchvision' or a path"),
     ({"style_layer_weights": (1.0, 2.0)}, "style_layer_weights has 2 values for 4 style_layers"),
@@ -97,6 +98,7 @@ def test_schedule_shares():
     assert StyleParams(steps=180, scales=3).schedule == [(0.25, 118), (0.5, 15), (1.0, 47)]
     assert [s for _, s in StyleParams(steps=100, scales=3, scale_steps=(1, 1, 8)).schedule] == [10, 10, 80]
     assert StyleParams(steps=50, scales=1).schedule == [(1.0, 50)]
+    assert StyleParams(style_loss="sw").schedule == [(0.25, 43), (0.5, 5), (1.0, 9)]  # sw: Gram's wall time
 
 
 @pytest.mark.parametrize("size, default, two_scales", [

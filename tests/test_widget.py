@@ -70,6 +70,9 @@ def test_presets_with_honest_time_estimates(docked, qtbot):
     widget.size.value, widget.steps.value, widget.scales.value, widget.preview_every.value = 128, 20, 2, 5
     estimate = widget.estimate_seconds
     assert widget.preset.value == "custom" and estimate < quick
+    widget.style_loss.value = "sw"  # its steps cost more: the estimate follows
+    assert widget.estimate_seconds > estimate
+    widget.style_loss.value = "gram"
     start = time.perf_counter()
     widget.run_button.clicked.emit()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
@@ -291,11 +294,13 @@ def test_use_these_settings_restores_every_control(viewer_widget, qtbot):
     viewer, widget = viewer_widget
     widget.steps.value, widget.style_weight.value, widget.seed.value = 2, "7", 3
     widget.preserve_color.value, widget.tile_size.value, widget.tile_overlap.value = "luminance", 48, 8
+    widget.style_loss.value = "sw"
     widget.run_button.clicked.emit()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
     result = output(viewer)
     widget.steps.value, widget.style_weight.value, widget.seed.value = 9, "100", 0
     widget.preserve_color.value, widget.tile_size.value, widget.optimizer.value = "none", 0, "adam"
+    widget.style_loss.value = "gram"
     widget.content.value, widget.style.value = viewer.layers["b"], viewer.layers["a"]
     viewer.layers.selection.active = viewer.layers["a"]
     assert not widget.reuse_button.enabled  # not a result
@@ -303,6 +308,7 @@ def test_use_these_settings_restores_every_control(viewer_widget, qtbot):
     widget.reuse_button.clicked.emit()
     assert (widget.content.value.name, widget.style.value.name) == ("a", "b")
     assert params_from_widget(widget) == StyleParams(**result.metadata[METADATA_KEY]["params"])
+    assert widget.style_loss.value == "sw"
 
 
 def test_continue_goes_on_from_a_result(viewer_widget, qtbot):

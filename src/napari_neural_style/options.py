@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .engine.params import INTENSITY_RULES, OPTIMIZERS, POOLINGS, PRECISIONS, PRESERVE_COLOR, STACK_INITS
+from .engine.params import INTENSITY_RULES, OPTIMIZERS, POOLINGS, PRECISIONS, PRESERVE_COLOR, STACK_INITS, STYLE_LOSSES
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,8 @@ OPTIONS: dict[str, Option] = {
     "steps": Option("optimiser steps over all scales (below 512 px the finest scale takes a larger share)"),
     "style_weight": Option("style loss weight: higher, more stylised"),
     "content_weight": Option("content loss weight at 512 px and more; × size/512 between 256 and 512 px, × ½ below"),
+    "style_loss": Option("style loss: Gram matrices (Gatys) or sliced Wasserstein (sw: the whole distribution of "
+                         "each layer's features and of the pixels' colours, Heitz et al. 2021)", STYLE_LOSSES),
     "tv_weight": Option("smoothness (total variation) loss weight, e.g. 1e-3"),
     "optimizer": Option("optimiser: L-BFGS (few sharp steps) or Adam", OPTIMIZERS),
     "init": Option("start from the content recoloured to the style's colours (palette), the content as it is, "

@@ -10,7 +10,7 @@ from .engine.params import StyleParams
 from .options import INIT_CHOICES
 
 AS_IS = ("size", "steps", "seed", "scales", "preview_every", "tile_size", "tile_overlap", "optimizer",
-         "preserve_color", "device", "weights")
+         "preserve_color", "device", "weights", "style_loss")
 AS_TEXT = ("style_weight", "content_weight", "tv_weight")
 
 

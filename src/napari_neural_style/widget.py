@@ -21,7 +21,7 @@ from qtpy.QtCore import QEvent, QObject, QSize, Qt, QTimer
 from qtpy.QtWidgets import QFrame, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 from superqt.utils import ensure_main_thread
 
-from .engine.params import OPTIMIZERS, PRESERVE_COLOR, PRESET_FIELDS, PRESETS, WEIGHT_SOURCES, StyleParams
+from .engine.params import OPTIMIZERS, PRESERVE_COLOR, PRESET_FIELDS, PRESETS, STYLE_LOSSES, WEIGHT_SOURCES, StyleParams
 from .estimates import CALIBRATING, Calibrations, estimate
 from .layers import RunInputs, full_shape, read_inputs
 from .options import INIT_CHOICES, PRESET_LABELS, help_text
@@ -41,8 +41,8 @@ __all__ = ["METADATA_KEY", "StyleTransferWidget", "params_from_widget"]
 DEVICE_LABELS = {"auto": "auto", "cpu": "CPU", "cuda": "CUDA", "mps": "MPS"}
 PICKERS = ("content", "style")
 WEIGHTS_FILE = "file…"
-ADVANCED = ("tv_weight", "optimizer", "init", "seed", "scales", "preserve_color", "weights", "weights_file",
-            "device", "preview_every", "tile_size", "tile_overlap", "scheduler")
+ADVANCED = ("style_loss", "tv_weight", "optimizer", "init", "seed", "scales", "preserve_color", "weights",
+            "weights_file", "device", "preview_every", "tile_size", "tile_overlap", "scheduler")
 RANGE = ("slice_start", "slice_stop")  # shown with 'whole stack'
 MAX_SLICES = 1 << 30  # the range controls' bound before a stack is chosen
 SHUTDOWN_WAIT_S = 5.0
@@ -86,7 +86,7 @@ class StyleTransferWidget(Container):
         for name in PRESET_FIELDS:
             self[name].changed.connect(self._match_preset)
         for name in ("content", "style", "more_styles", "regions", "whole_stack", *RANGE, "steps", "size", "scales",
-                     "tile_size", "tile_overlap", "device"):
+                     "tile_size", "tile_overlap", "device", "style_loss"):
             self[name].changed.connect(self._update_estimate)
         self._show_advanced()
         self.run_button.changed.connect(self.start)
@@ -459,6 +459,8 @@ def _controls() -> list[Widget]:
         LineEdit(name="style_weight", value=f"{d.style_weight:g}", tooltip=tip("style_weight")),
         LineEdit(name="content_weight", value=f"{d.content_weight:g}", tooltip=tip("content_weight")),
         CheckBox(name="advanced", text="advanced settings", value=False),
+        ComboBox(name="style_loss", label="style loss", choices=STYLE_LOSSES, value=d.style_loss,
+                 tooltip=tip("style_loss")),
         LineEdit(name="tv_weight", value=f"{d.tv_weight:g}", tooltip=tip("tv_weight")),
         ComboBox(name="optimizer", choices=OPTIMIZERS, value=d.optimizer, tooltip=tip("optimizer")),
         ComboBox(name="init", choices=INIT_CHOICES, value=d.init, tooltip=tip("init")),
@@ -510,6 +512,7 @@ def params_from_widget(widget: StyleTransferWidget) -> StyleParams:
     return StyleParams(
         size=widget.size.value, steps=widget.steps.value, style_weight=_number(widget, "style_weight"),
         content_weight=_number(widget, "content_weight"), tv_weight=_number(widget, "tv_weight"),
+        style_loss=widget.style_loss.value,
         optimizer=widget.optimizer.value, init=widget.init.value, seed=widget.seed.value,
         scales=widget.scales.value, preserve_color=widget.preserve_color.value, weights=weights,
         device=widget.device.value, preview_every=widget.preview_every.value, tile_size=widget.tile_size.value,

@@ -4,7 +4,7 @@ region guides of an image (or tile), and the map from the network's features to 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import TypeVar
 
 import numpy as np
@@ -15,24 +15,28 @@ from .images import MIN_SIDE
 from .losses import content_loss, gram, style_loss, temporal_loss, tv_loss
 from .network import Extractor
 from .params import StyleParams
+from .sliced import RGB, RGB_SHARE, Slicer, SlicedStyle
 from .tensors import nearest, resize, to_tensor
 from .tiles import GRAM_MARGIN, GRID, stride
 
-Targets = dict[str, torch.Tensor]  # per layer
+Targets = dict[str, torch.Tensor]  # per layer (Gram matrices; with style_loss "sw" :class:`.Sliced` targets)
 Guides = list[tuple[int, float, Targets]]  # (style key, region's share of the styled area, mask per layer)
+Forward = Callable[[torch.Tensor, Sequence[str]], dict[str, torch.Tensor]]  # the network: image, layers → features
+T = TypeVar("T")
+Pieces = Generator[str, None, T]  # a long computation: yields what it does next, returns its result
 ImageTerm = Callable[[torch.Tensor], torch.Tensor]  # a loss on the RGB image in [0, 1] itself
 Window = tuple[slice, slice] | None  # a tile's rows and columns at its scale; None: the whole image
 ImageTerms = Callable[[tuple[int, int], Window], dict[str, ImageTerm]]  # image terms for a scale's shape
-T = TypeVar("T")
-Pieces = Generator[str, None, T]  # a long computation: yields what it does next, returns its result
 
 
 class Objective:
     """``objective(features, rgb) -> {term: weighted loss}`` for the image being optimised.
 
-    ``style`` maps a key to Gram targets per layer: key 0 (the blend of all styles) without ``guides``,
-    key k per labelled region with them. ``image_terms`` are further weighted losses on the RGB image
-    (total variation, a temporal term, …): new terms plug in here, the loop does not change.
+    ``style`` maps a key to style targets per layer: key 0 (the blend of all styles) without ``guides``,
+    key k per labelled region with them; Gram matrices, or with ``style_loss="sw"`` sliced-Wasserstein
+    targets (:mod:`.sliced`: the style layers and the pixels' colours). ``image_terms`` are further weighted
+    losses on the RGB image (total variation, a temporal term, …): new terms plug in here, the loop does not
+    change.
     """
 
     def __init__(self, params: StyleParams, style: dict[int, Targets], content: Targets,
@@ -40,6 +44,9 @@ class Objective:
         self.p, self.style, self.content, self.guides = params, style, content, guides
         lw = params.style_layer_weights or (1.0 / len(params.style_layers),) * len(params.style_layers)
         self.layer_weights = dict(zip(params.style_layers, lw))
+        if params.style_loss == "sw":
+            self.layer_weights[RGB] = RGB_SHARE * sum(lw)
+            self.sliced = SlicedStyle(self.layer_weights, params.seed)
         self.image_terms = dict(image_terms or {})
         if params.tv_weight:
             self.image_terms["tv"] = lambda rgb: params.tv_weight * tv_loss(rgb)
@@ -47,10 +54,9 @@ class Objective:
     def __call__(self, feats: dict[str, torch.Tensor], rgb: torch.Tensor) -> dict[str, torch.Tensor]:
         p = self.p
         if self.guides is None:
-            style = style_loss({k: gram(feats[k]) for k in p.style_layers}, self.style[0], self.layer_weights)
+            style = self._style(feats, rgb, 0)
         else:
-            style = sum((share * style_loss({k: gram(feats[k], g[k]) for k in p.style_layers}, self.style[key],
-                                            self.layer_weights) for key, share, g in self.guides),
+            style = sum((share * self._style(feats, rgb, key, g) for key, share, g in self.guides),
                         torch.zeros((), device=rgb.device))
         terms = {"style": p.style_weight * style}
         if p.content_weight:
@@ -58,6 +64,15 @@ class Objective:
                                                                self.content)
         terms.update((name, term(rgb)) for name, term in self.image_terms.items())
         return terms
+
+
+    def _style(self, feats: dict[str, torch.Tensor], rgb: torch.Tensor, key: int,
+               guide: Targets | None = None) -> torch.Tensor:
+        """The style term against style ``key``'s targets, of the region ``guide`` weighs (None: everywhere)."""
+        if self.p.style_loss == "sw":
+            return self.sliced(feats | {RGB: rgb}, self.style[key], key, guide)
+        return style_loss({k: gram(feats[k], None if guide is None else guide[k]) for k in self.p.style_layers},
+                          self.style[key], self.layer_weights)
 
 
 def temporal(warped: np.ndarray, mask: np.ndarray, weight: float, device: torch.device) -> ImageTerms:
@@ -77,18 +92,26 @@ def temporal(warped: np.ndarray, mask: np.ndarray, weight: float, device: torch.
 
 def style_targets(extractor: Extractor, styles: Sequence[np.ndarray], blend: Sequence[float],
                   regions: Sequence[int], side: float, params: StyleParams) -> Pieces[dict[int, Targets]]:
-    """Gram targets for a scale whose long side is ``side``: key 0 the blend of all ``styles``, or key k
-    per labelled region k (style k alone). Styles larger than ``tile_size`` are run in tiles. A generator:
-    it yields what it computes next (e.g. "style 2 of 3, tile 4 of 9") before each forward pass, and
-    returns the targets."""
+    """Style targets for a scale whose long side is ``side``: key 0 the blend of all ``styles``, or key k
+    per labelled region k (style k alone). Styles larger than ``tile_size`` are run in tiles. Gram matrices,
+    or with ``style_loss="sw"`` each layer's (and the pixels') sorted projections on this scale's directions.
+    A generator: it yields what it computes next (e.g. "style 2 of 3, tile 4 of 9") before each forward
+    pass, and returns the targets."""
     layers, n = params.style_layers, len(regions) or len(styles)
+    slicer = Slicer(params.seed, side, extractor.device) if params.style_loss == "sw" else None
 
     def grams(style: np.ndarray, which: str) -> Pieces[Targets]:
         h, w = style.shape[:2]
         k = side * params.style_scale / max(h, w)
         shape = (max(MIN_SIDE, round(h * k)), max(MIN_SIDE, round(w * k)))
         image = to_tensor(style, shape, extractor.device)
-        if params.tile_size and max(shape) > params.tile_size:
+        tiled = params.tile_size and max(shape) > params.tile_size
+        if slicer is not None:
+            yield which
+            with torch.inference_mode():
+                return slicer.targets(tile_features(extractor, image, layers, params.tile_size, extractor.check_cancel)
+                                      if tiled else [extractor(image, layers) | {RGB: image}])
+        if tiled:
             return (yield from tiled_gram(extractor, image, layers, params.tile_size, which, extractor.check_cancel))
         yield which
         with torch.inference_mode():
@@ -103,13 +126,16 @@ def style_targets(extractor: Extractor, styles: Sequence[np.ndarray], blend: Seq
         for i, k in enumerate(regions):
             per_region[k] = yield from grams(styles[k - 1], which(i))
         return per_region
-    targets: Targets = {}
+    parts = []
     for i, (weight, style) in enumerate(zip(blend, styles, strict=True)):
-        grams_i = yield from grams(style, which(i))
-        with torch.inference_mode():
+        parts.append(((yield from grams(style, which(i))), weight))
+    with torch.inference_mode():
+        if slicer is not None:
+            return {0: slicer.mixture(parts)}
+        targets: Targets = {}
+        for grams_i, weight in parts:
             for layer, g in grams_i.items():
                 targets[layer] = targets.get(layer, 0) + weight * g
-    with torch.inference_mode():
         return {0: {k: v.clone() for k, v in targets.items()}}
 
 
@@ -132,13 +158,14 @@ def region_masks(labels: np.ndarray | None, regions: Sequence[int], shape: tuple
 
 
 def guides(masks: dict[int, torch.Tensor], feature_shapes: dict[str, tuple[int, int]]) -> Guides | None:
-    """Per region: its share of the styled area and its mask averaged down to each style layer."""
+    """Per region: its share of the styled area and its mask averaged down to each style layer (and as it is
+    for the pixels, :data:`.sliced.RGB`)."""
     if not masks:
         return None
     mass = {k: float(m.sum()) for k, m in masks.items()}
     styled = sum(mass.values())
     return [(k, mass[k] / styled, {layer: F.interpolate(m, size=hw, mode="area")
-                                   for layer, hw in feature_shapes.items()})
+                                   for layer, hw in feature_shapes.items()} | {RGB: m})
             for k, m in masks.items() if mass[k] > 0]
 
 
@@ -175,3 +202,26 @@ def tiled_gram(forward: Callable[[torch.Tensor, Sequence[str]], dict[str, torch.
                 counts[layer] += crop.shape[0]
     with torch.inference_mode():
         return {layer: (sums[layer] / (sums[layer].shape[0] * counts[layer]))[None] for layer in layers}
+
+
+def tile_features(forward: Forward, image: torch.Tensor, layers: Sequence[str], tile: int,
+                  check_cancel: Callable[[], None] = lambda: None) -> Iterator[dict[str, torch.Tensor]]:
+    """Features (1, C, h, w) of ``image`` (1, 3, H, W) per layer, and its pixels (:data:`.sliced.RGB`), tile by
+    tile: non-overlapping tiles, each run with a margin of context that is cropped from its features, so that
+    every position of the image is in exactly one tile."""
+    h, w = image.shape[-2:]
+    step = max(GRID, tile // GRID * GRID)
+    for y0 in range(0, h, step):
+        for x0 in range(0, w, step):
+            y1, x1 = min(h, y0 + step), min(w, x0 + step)
+            py0, px0 = max(0, y0 - GRAM_MARGIN), max(0, x0 - GRAM_MARGIN)
+            py1, px1 = min(h, y1 + GRAM_MARGIN), min(w, x1 + GRAM_MARGIN)
+            check_cancel()
+            feats = forward(image[..., py0:py1, px0:px1], layers)
+            crops = {}
+            for layer in layers:
+                d = stride(layer)
+                a0, b0 = (y0 - py0) // d, (x0 - px0) // d
+                a1, b1 = a0 + math.ceil((y1 - y0) / d), b0 + math.ceil((x1 - x0) / d)
+                crops[layer] = feats[layer][..., a0:a1, b0:b1]
+            yield crops | {RGB: image[..., y0:y1, x0:x1]}

@@ -28,6 +28,10 @@ POOLINGS = ("max", "avg")
 PRECISIONS = ("auto", "fp32", "bf16")
 INTENSITY_RULES = ("dtype", "percentile")
 STACK_INITS = ("flow", "previous", "independent")
+STYLE_LOSSES = ("gram", "sw")
+# Three scales with style_loss "sw": a step there costs 1.2 Gram steps at 512 px (bench_sw_step.py, bf16), so
+# three finest steps go to the coarsest scale, for about the Gram default's wall time
+SW_SPLIT = (43 / 57, 5 / 57, 9 / 57)
 FINE_SIZE = 512  # the output size the defaults are tuned at; below it the content weight and finest steps follow size
 MIN_TILE = 32
 # Named starting points, setting PRESET_FIELDS (everything else stays as it is): a look at the style in
@@ -46,11 +50,14 @@ class StyleParams:
 
     ``size`` is the output's long side in pixels (below 512 px the content weight is scaled down with it,
     :attr:`size_content_weight`, and the finest scale takes a larger share of the steps, :attr:`fine_boost`);
-    ``steps`` the total number of optimiser steps over all scales. ``scales`` coarse-to-fine levels (each
-    half the side of the next) share the steps as ``scale_steps`` fractions (coarsest first). ``weights``
-    is ``"caffe"`` (default, the original VGG19 of Gatys et al.), ``"torchvision"`` or a path to a local
-    state dict. ``style_blend`` weighs several style images; ``style_scale`` resizes the style relative to
-    the output. ``preview_every`` sets how often a preview image is yielded (0: only at the end).
+    ``steps`` the total number of optimiser steps over all scales. ``style_loss`` is ``"gram"`` (default:
+    Gatys et al.'s Gram matrices) or ``"sw"``: the sliced Wasserstein distance of each style layer's feature
+    distribution, and of the pixels' colours, to the style's (Heitz et al. 2021; :mod:`.sliced`).
+    ``scales`` coarse-to-fine levels (each half the side of the next) share the steps as ``scale_steps``
+    fractions (coarsest first). ``weights`` is ``"caffe"`` (default, the original VGG19 of Gatys et al.),
+    ``"torchvision"`` or a path to a local state dict. ``style_blend`` weighs several style images;
+    ``style_scale`` resizes the style relative to the output. ``preview_every`` sets how often a preview
+    image is yielded (0: only at the end).
     ``init="palette"`` (default) starts from the content recoloured to the style's colour mean and
     covariance (the blend's, or each labelled region's own style's; the content itself when its colours are
     preserved): with few steps from the plain content the photo's colours stayed where the painting has none.
@@ -70,6 +77,7 @@ class StyleParams:
     size: int = 512
     steps: int = 61
     style_weight: float = 15.0
+    style_loss: str = "gram"
     content_weight: float = 1.0
     tv_weight: float = 0.0
     style_layers: tuple[str, ...] = STYLE_LAYERS
@@ -137,7 +145,8 @@ class StyleParams:
             raise ValueError("style_layers is empty: give at least one layer, e.g. relu3_1")
         for name, choices in (("optimizer", OPTIMIZERS), ("init", INITS), ("preserve_color", PRESERVE_COLOR),
                               ("pooling", POOLINGS), ("precision", PRECISIONS),
-                              ("intensity", INTENSITY_RULES), ("stack_init", STACK_INITS)):
+                              ("intensity", INTENSITY_RULES), ("stack_init", STACK_INITS),
+                              ("style_loss", STYLE_LOSSES)):
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
         if self.style_layer_weights is not None:
@@ -177,7 +186,7 @@ class StyleParams:
         one step. Below 512 px the finest scale's share is :attr:`fine_boost` times larger, taken from the
         coarser scales in proportion."""
         n = min(self.scales, self.steps)
-        fractions = self.scale_steps if self.scale_steps and n == self.scales else _default_split(n)
+        fractions = self.scale_steps if self.scale_steps and n == self.scales else _default_split(n, self.style_loss)
         shares = [f / sum(fractions) for f in fractions]
         if n > 1 and shares[-1] < 1:
             fine = min(1.0, shares[-1] * self.fine_boost)
@@ -223,12 +232,14 @@ class StyleParams:
         return tuple(f.name for f in fields(cls))
 
 
-def _default_split(n: int) -> tuple[float, ...]:
+def _default_split(n: int, style_loss: str = "gram") -> tuple[float, ...]:
     """Default share of steps per scale, coarsest first: 40/5/16 of 61 steps at 128/256/512 px. Most steps
     where a step is cheap, a few at 256 px, and the finest scale's, which count most
     (:attr:`StyleParams.fine_boost`). 40/5/12 of 57 was tuned with ``benchmarks/bench_vs_reference.py`` at
     content weights 0.98, 1 and 1.02 (one run per schedule does not rank them); the four finest steps more
-    are paid for by the network ending at relu4_2 instead of relu5_1 (about a quarter fewer operations)."""
+    are paid for by the network ending at relu4_2 instead of relu5_1 (about a quarter fewer operations). With ``style_loss="sw"``: :data:`SW_SPLIT`, 43/5/9."""
+    if style_loss == "sw" and n == 3:
+        return SW_SPLIT
     return {1: (1.0,), 2: (0.6, 0.4), 3: (40 / 61, 5 / 61, 16 / 61)}.get(n) or tuple(
         [0.5 / (n - 2)] * (n - 2) + [0.3, 0.2])
 

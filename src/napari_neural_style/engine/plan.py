@@ -28,12 +28,19 @@ class Scale:
         return self.steps * (len(self.tiles) if self.tiles else 1)
 
 
+# An optimiser step costs about one forward and backward pass (L-BFGS: one evaluation); with the sliced style
+# loss 1.2 (bench_sw_step.py: 1.18-1.19 × a Gram step at 512 px, bf16)
+STEP_PASSES = {"gram": 1.0, "sw": 1.2}
+
+
 @dataclass(frozen=True)
 class Plan:
-    """One 2D run: the output's (Y, X) ``shape`` and its ``scales``, coarsest first."""
+    """One 2D run: the output's (Y, X) ``shape`` and its ``scales``, coarsest first; a step costs
+    ``step_passes`` network passes (:data:`STEP_PASSES` of the style loss)."""
 
     shape: tuple[int, int]
     scales: tuple[Scale, ...]
+    step_passes: float = 1.0
 
     @classmethod
     def make(cls, params: StyleParams, content_hw: tuple[int, int]) -> Plan:
@@ -54,7 +61,7 @@ class Plan:
             tiles = grid(at, params.tile_size, params.tile_overlap)
             scales.append(Scale(at, steps + carry, tuple(tiles) if tiles else None))
             carry = 0
-        return cls(shape, tuple(scales))
+        return cls(shape, tuple(scales), STEP_PASSES[params.style_loss])
 
     @property
     def total(self) -> int:

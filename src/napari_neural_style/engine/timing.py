@@ -150,7 +150,7 @@ def _run(plan: Plan, params: StyleParams, cost: PassCost, styles: Sequence[tuple
             pixels, fresh = hw[0] * hw[1], not out
             fixed += (FORWARD + WARMUP * (hw not in shapes)) * cost.seconds(pixels, start)
             shapes.add(hw)
-            extra = 1.0 + REGION * regions
+            extra = plan.step_passes + REGION * regions  # a step's passes: 1, more with the sliced loss
             kept, other = extra * cost.seconds(pixels), extra * cost.seconds(pixels, True)
             for i in range(scale.steps):
                 out.append(Stretch(fixed, kept, other, probing(i, fresh, cost.all_cores), not out))
