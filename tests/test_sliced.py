@@ -64,10 +64,11 @@ def test_sample_spreads_evenly_without_repeats():
 
 def test_the_term_is_deterministic_and_its_sample_close_to_all_positions():
     """L-BFGS needs the same objective at every step; the sampled distance stays near the full one."""
-    feats, style = extract(CONTENT, STYLE_LAYERS), extract(STRIPES, STYLE_LAYERS)
+    layers = (*STYLE_LAYERS, "relu5_1")  # relu5_1 too: a layer small enough to take whole
+    feats, style = extract(CONTENT, layers), extract(STRIPES, layers)
     with torch.inference_mode():
         targets = Slicer(0, SIDE, CPU).targets([style])
-    weights = dict.fromkeys(STYLE_LAYERS, 0.2)
+    weights = dict.fromkeys(layers, 0.2)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(sliced, "SORTED", 1 << 40)
         full = float(SlicedStyle(weights, 0)(feats, targets))
