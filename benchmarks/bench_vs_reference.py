@@ -73,7 +73,7 @@ def run_ours(content: Path, style: Path, params: StyleParams) -> tuple[np.ndarra
     c = np.asarray(Image.open(content).convert("RGB"))
     s = np.asarray(Image.open(style).convert("RGB"))
     last = None
-    for last in stylize_steps(c, s, params):
+    for last in stylize_steps(c, s, params):  # noqa: B007 - the last step's record is kept
         pass
     out = (np.clip(last.image, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
     return out, time.perf_counter() - start, time.process_time() - cpu
@@ -96,7 +96,7 @@ def grid(rows: list[tuple[np.ndarray, np.ndarray, str, str]], path: Path) -> Non
     draw = ImageDraw.Draw(canvas)
     y = 0
     for pics, caps in cells:
-        for i, (pic, cap) in enumerate(zip(pics, caps)):
+        for i, (pic, cap) in enumerate(zip(pics, caps, strict=True)):
             x = i * (CELL + 6)
             draw.text((x + 2, y + 2), cap, fill="black")
             canvas.paste(pic, (x, y + 16))
@@ -148,7 +148,8 @@ def main() -> None:
         passes = seconds / bare
         ok = s_ours <= s_ref and c_ours <= c_ref
         all_ok &= ok
-        print(f"{content_name + ' x ' + style_name:<26}{seconds:8.1f}{bare:8.2f}{passes:8.1f}{cpu_seconds / bare_cpu:6.1f}"
+        print(f"{content_name + ' x ' + style_name:<26}{seconds:8.1f}{bare:8.2f}{passes:8.1f}"
+              f"{cpu_seconds / bare_cpu:6.1f}"
               f"{(seconds + startup) / bare:8.1f}{s_ours:9.4f}"
               f"{s_ref:8.4f}{c_ours:9.3f}{c_ref:8.3f}  {'yes' if ok else 'no'}   load {os.getloadavg()[0]:.1f}",
               flush=True)

@@ -59,7 +59,8 @@ def test_architecture_is_torchvisions_vgg19(random_vgg):
     ours = network.vgg19_features()
     assert [type(m) for m in ours] == [type(m) for m in random_vgg]
     assert [str(m) for m in ours] == [str(m) for m in random_vgg]  # kernel, padding, stride, in-place
-    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in random_vgg.state_dict().items()}
+    shapes = [{k: v.shape for k, v in net.state_dict().items()} for net in (ours, random_vgg)]
+    assert shapes[0] == shapes[1]
 
 
 def test_network_first_loaded_for_inference_still_trains():
@@ -95,7 +96,7 @@ def test_caffe_normalizer_is_bgr_255_minus_mean():
 
 def test_imagenet_normalizer_is_rgb_standardised():
     red = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1)
-    expected = [(v - m) / s for v, m, s in zip((1.0, 0.0, 0.0), IMAGENET_MEAN, IMAGENET_STD)]
+    expected = [(v - m) / s for v, m, s in zip((1.0, 0.0, 0.0), IMAGENET_MEAN, IMAGENET_STD, strict=True)]
     torch.testing.assert_close(Normalizer(False)(red).flatten(), torch.tensor(expected))
 
 

@@ -13,8 +13,15 @@ import pytest
 
 from napari_neural_style import StyleParams, stylize_steps
 from napari_neural_style.engine.params import PRESETS
-from napari_neural_style.engine.plan import (RUN_PASS_PIXELS, RUN_PASSES, SETUP_PASSES, PassCost, Plan, StackPlan,
-                                              make_plan)
+from napari_neural_style.engine.plan import (
+    RUN_PASS_PIXELS,
+    RUN_PASSES,
+    SETUP_PASSES,
+    PassCost,
+    Plan,
+    StackPlan,
+    make_plan,
+)
 
 PLAN_WITHOUT_TORCH = """
 import json, sys

@@ -10,8 +10,19 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
-from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, Label, LineEdit, PushButton, Select, SpinBox,
-                              Widget, create_widget)
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FileEdit,
+    Label,
+    LineEdit,
+    PushButton,
+    Select,
+    SpinBox,
+    Widget,
+    create_widget,
+)
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QEvent, QObject
@@ -27,9 +38,9 @@ from .session import METADATA_KEY, Session
 
 if TYPE_CHECKING:
     import napari
+    from superqt.utils import GeneratorWorker
 
     from .engine.progress import Progress
-    from superqt.utils import GeneratorWorker
 
 __all__ = ["METADATA_KEY", "StyleTransferWidget", "params_from_widget"]
 
@@ -228,7 +239,7 @@ class StyleTransferWidget(Container):
             return
         layers = self.viewer.layers
         picks = {name: layers[meta[name]] for name in ("content", "style") if meta[name] in layers}
-        picks["regions"] = layers[meta["labels"]] if meta["labels"] in layers else None
+        picks["regions"] = layers[meta["labels"]] if meta["labels"] in layers else None  # noqa: SIM401 - no .get
         picks["more_styles"] = [layers[name] for name in meta["more_styles"] if name in layers]
         values = control_values(meta)
         if values["weights"] not in WEIGHT_SOURCES:
@@ -324,7 +335,7 @@ def _controls() -> list[Widget]:
         Select(name="more_styles", label="more styles", choices=(), value=[],
                tooltip="more style images (in layer order): blended with style, or with a labels layer "
                        "label 1 uses style, label 2 the first of these, …"),
-        create_widget(annotation=Optional[Labels], name="regions", label="labels",  # noqa: UP007
+        create_widget(annotation=Optional[Labels], name="regions", label="labels",  # noqa: UP045 - magicgui needs a typing.Optional
                       options={"tooltip": "regions: label k gets style k, label 0 keeps the content"}),
         CheckBox(name="whole_stack", text="whole stack", value=False, enabled=False,
                  tooltip="stylise every slice (each starting from the previous result), not just this one"),

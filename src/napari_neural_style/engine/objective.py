@@ -36,7 +36,7 @@ class Objective:
                  guides: Guides | None = None, image_terms: dict[str, ImageTerm] | None = None) -> None:
         self.p, self.style, self.content, self.guides = params, style, content, guides
         lw = params.style_layer_weights or (1.0 / len(params.style_layers),) * len(params.style_layers)
-        self.layer_weights = dict(zip(params.style_layers, lw))
+        self.layer_weights = dict(zip(params.style_layers, lw, strict=True))
         self.image_terms = dict(image_terms or {})
         if params.tv_weight:
             self.image_terms["tv"] = lambda rgb: params.tv_weight * tv_loss(rgb)
@@ -92,7 +92,7 @@ def style_targets(extractor: Extractor, styles: Sequence[np.ndarray], blend: Seq
     if regions:
         return {k: grams(styles[k - 1]) for k in regions}
     targets: Targets = {}
-    for weight, style in zip(blend, styles):
+    for weight, style in zip(blend, styles, strict=True):
         for layer, g in grams(style).items():
             targets[layer] = targets.get(layer, 0) + weight * g
     return {0: {k: v.clone() for k, v in targets.items()}}

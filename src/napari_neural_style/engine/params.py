@@ -55,8 +55,8 @@ class StyleParams:
     result close to that warped image wherever the flow is reliable (Ruder et al. 2016: no flicker, and
     the paint moves with the scene); ``"previous"`` starts from the previous result unwarped, with no
     temporal loss; both run at the finest scale only, with ``stack_steps`` × ``steps`` steps.
-    ``"independent"`` runs every slice from scratch. Scales whose long side exceeds ``tile_size`` (0: never) are optimised in
-    overlapping tiles of that side, ``tile_overlap`` pixels wide, blended with linear ramps; each tile
+    ``"independent"`` runs every slice from scratch. Scales whose long side exceeds ``tile_size`` (0: never) are
+    optimised in overlapping tiles of that side, ``tile_overlap`` pixels wide, blended with linear ramps; each tile
     gets that scale's steps.
     """
 

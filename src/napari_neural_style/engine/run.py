@@ -86,8 +86,9 @@ class Run:
                                     self._masks(scale.shape), scale.shape)
         x = image
         for i, (losses, x, seconds) in enumerate(self._optimize(image, objective, scale.steps)):
+            # the preview reads x as it is when called: the same tensor, optimised in place, every step
             yield self._progress(losses, seconds, index, scale, i == scale.steps - 1, scale.shape,
-                                 lambda: x.detach() / 255.0)
+                                 lambda: x.detach() / 255.0)  # noqa: B023
         return (x.detach() / 255.0).clamp(0.0, 1.0)
 
     def _tiled(self, image: torch.Tensor, style_t: dict, scale: Scale, index: int) -> Iterator[Progress]:
@@ -106,12 +107,14 @@ class Run:
             x = start
 
             def preview() -> torch.Tensor:
+                """The assembly with this tile's x as it is now (late binding on purpose: x is rebound by the
+                loop below; the tile's ys, xs, w are read with it while its steps are being yielded)."""
                 a, s = acc.clone(), weights.clone()
-                a[..., ys, xs] += x.detach() / 255.0 * w
-                s[..., ys, xs] += w
+                a[..., ys, xs] += x.detach() / 255.0 * w  # noqa: B023
+                s[..., ys, xs] += w  # noqa: B023
                 return _assembled(a, s, image)
 
-            for i, (losses, x, seconds) in enumerate(self._optimize(start, objective, scale.steps)):
+            for i, (losses, x, seconds) in enumerate(self._optimize(start, objective, scale.steps)):  # noqa: B007
                 yield self._progress(losses, seconds, index, scale, i == scale.steps - 1, tile.shape, preview, t)
             acc[..., ys, xs] += (x.detach() / 255.0).clamp(0.0, 1.0) * w
             weights[..., ys, xs] += w
@@ -147,7 +150,7 @@ class Run:
             values = torch.stack(list(losses.values())).tolist()  # one host sync
             seconds = time.perf_counter() - start
             self._threads.after_step(seconds)
-            yield dict(zip(losses, values)), x, seconds
+            yield dict(zip(losses, values, strict=True)), x, seconds
 
     def _progress(self, losses: dict[str, float], seconds: float, index: int, scale: Scale, last: bool,
                   shape: tuple[int, int], preview: Preview, tile: int = 0) -> Progress:
