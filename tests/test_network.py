@@ -161,6 +161,15 @@ def test_torchvision_without_network(monkeypatch):
     assert "no route to host" in str(info.value) and "caffe" in str(info.value)
 
 
+def test_torchvision_weights_name_the_extra_when_torchvision_is_missing(monkeypatch):
+    """torchvision is an extra (only these weights use it): without it, a clear message naming the extra."""
+    monkeypatch.setitem(sys.modules, "torchvision", None)  # None in sys.modules: its import raises ImportError
+    monkeypatch.setitem(sys.modules, "torchvision.models", None)
+    network._load_cached.cache_clear()
+    with pytest.raises(ValueError, match=r"napari-neural-style\[torchvision\]"):
+        network.load_network("torchvision", CPU)
+
+
 def test_available_devices_and_resolve():
     assert network.available_devices()[0] == "cpu"
     assert network.resolve_device("cpu") == CPU

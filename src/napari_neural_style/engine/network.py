@@ -245,7 +245,11 @@ def _caffe_state() -> dict[str, torch.Tensor]:
 
 
 def _torchvision_state() -> dict[str, torch.Tensor]:
-    from torchvision.models import VGG19_Weights
+    try:
+        from torchvision.models import VGG19_Weights
+    except ImportError:
+        raise ValueError("the 'torchvision' weights need the torchvision package, which is not installed: "
+                         "pip install 'napari-neural-style[torchvision]' (or use weights='caffe')") from None
 
     url = VGG19_Weights.IMAGENET1K_V1.url
     try:
