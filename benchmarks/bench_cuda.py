@@ -25,7 +25,7 @@ def timed(content: np.ndarray, style: np.ndarray, params: StyleParams) -> tuple[
     torch.cuda.synchronize()
     start = time.perf_counter()
     last = None
-    for last in stylize_steps(content, style, params):
+    for last in stylize_steps(content, style, params):  # noqa: B007 - the last step's record is kept
         pass
     torch.cuda.synchronize()
     return time.perf_counter() - start, last.losses

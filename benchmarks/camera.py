@@ -14,6 +14,7 @@ pixels, where that point was in frame k−1 — is A_{k−1}⁻¹ A_k x − x, e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +59,7 @@ def sample(photo: np.ndarray, matrices: list[np.ndarray], shape: tuple[int, int]
         frames.append(np.stack([ndimage.map_coordinates(photo[..., c], [y, x], order=3, mode="nearest")
                                 for c in range(photo.shape[-1])], axis=-1))
     flows, visible = [], []
-    for a_prev, a in zip(matrices, matrices[1:]):
+    for a_prev, a in pairwise(matrices):
         x, y, _ = np.tensordot(np.linalg.inv(a_prev) @ a, grid, axes=1)
         flows.append(np.stack([x - xs, y - ys], axis=-1))
         visible.append((x >= 0) & (y >= 0) & (x <= w - 1) & (y <= h - 1))

@@ -6,8 +6,8 @@ import io
 import re
 import shutil
 import subprocess
-import tempfile
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -181,7 +181,7 @@ def test_16_bit_tiff_in_float_tiff_out(tmp_path, images, capsys):
     assert code == 0 and capsys.readouterr().err == ""
     result = tifffile.imread(out)
     assert result.dtype == np.float32 and result.shape == (24, 32, 3)
-    assert 0.0 <= result.min() and result.max() <= 1.0 and result.std() > 0.1
+    assert result.min() >= 0.0 and result.max() <= 1.0 and result.std() > 0.1
 
 
 def _fake_run(steps: int, previews: int, interrupt: bool = True, remove: Path | None = None):
@@ -241,7 +241,8 @@ def test_options_reach_stylize_steps(images, tmp_path, monkeypatch):
             "--tv-weight", "0.5", "--preserve-color", "luminance", "--seed", "7", "--style-loss", "sw", "--quiet"]
     assert cli.main(argv) == 0
     assert seen["params"] == StyleParams(init="image", style_blend=(1.0, 3.0), preview_every=5, tv_weight=0.5,
-                                         preserve_color="luminance", seed=7, style_loss="sw")  # all else: StyleParams' defaults
+                                         preserve_color="luminance", seed=7,
+                                         style_loss="sw")  # all else: StyleParams' defaults
     with Image.open(c) as im:
         np.testing.assert_array_equal(seen["init"], np.asarray(im))
         np.testing.assert_array_equal(seen["content"], np.asarray(im))

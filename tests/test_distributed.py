@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import dask.array as da
@@ -80,7 +81,7 @@ def _pan(frames: int, shift: int = 4) -> np.ndarray:
 
 def _pair_errors(out: np.ndarray, shift: int = 4) -> np.ndarray:
     """Temporal error of each consecutive pair: mean |O_k − O_{k−1} moved with the scene|."""
-    return np.array([np.abs(b[:, :-shift] - a[:, shift:]).mean() for a, b in zip(out, out[1:])])
+    return np.array([np.abs(b[:, :-shift] - a[:, shift:]).mean() for a, b in pairwise(out)])
 
 
 def test_chained_seams_measured(client):
@@ -106,7 +107,7 @@ def test_a_killed_worker_does_not_stop_the_run(client, tmp_path, stored):
     store = str(tmp_path / "k.zarr") if stored else None
     run = stylize_steps(STACK, STYLE, params, client=client, segment=2, store=store)
     killed = None
-    for p in run:
+    for p in run:  # noqa: B007 - the last record is checked below
         if killed is None:  # a slice is done, both workers are busy with a segment: kill one
             killed = next(iter(pids.values()))
             os.kill(killed, signal.SIGKILL)

@@ -50,7 +50,7 @@ def test_dtype_and_layout(dtype, channels):
 def test_gray_with_luminance_preserved_stays_gray(dtype):
     out = stylize(_data(dtype, 0), STYLE, preserve_color="luminance", **RUN)
     assert out.shape == OUT and out.dtype == np.float32
-    assert 0.0 <= out.min() and out.max() <= 1.0
+    assert out.min() >= 0.0 and out.max() <= 1.0
 
 
 def test_intensity_rule_and_contrast_limits_change_the_input_mapping():

@@ -108,7 +108,7 @@ def test_stylize_leaves_inputs_untouched():
     copies = [a.copy() for a in (content, *styles, init)]
     out = stylize(content, styles, init_image=init, size=32, steps=2, scales=1, init="image",
                   intensity="percentile", preserve_color="histogram")
-    for original, copy in zip((content, *styles, init), copies):
+    for original, copy in zip((content, *styles, init), copies, strict=True):
         np.testing.assert_array_equal(original, copy)
         assert original.dtype == copy.dtype
     assert out.shape == (26, 32, 4) and out.dtype == np.float32

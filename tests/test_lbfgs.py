@@ -37,7 +37,7 @@ def test_same_iterates_as_torch_lbfgs() -> None:
     theirs = _run(lambda x: torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=4, tolerance_grad=0.0,
                                               tolerance_change=0.0), f, 25)
     ours = _run(lambda x: CompactLBFGS(x, history_size=4), f, 25)
-    for step, (a, b) in enumerate(zip(theirs, ours), 1):
+    for step, (a, b) in enumerate(zip(theirs, ours, strict=True), 1):
         torch.testing.assert_close(b, a, rtol=1e-9, atol=1e-9, msg=f"iterates differ at step {step}")
     assert float(f(ours[-1])) < float(f(ours[0])) - 1.0  # and it did minimise
 

@@ -10,9 +10,9 @@ import torch
 
 from napari_neural_style import StyleParams, stylize_steps
 from napari_neural_style.engine import memory
-from napari_neural_style.engine.params import STYLE_LAYERS
 from napari_neural_style.engine.inputs import Inputs
 from napari_neural_style.engine.network import bf16_supported
+from napari_neural_style.engine.params import STYLE_LAYERS
 from napari_neural_style.engine.plan import Plan
 from napari_neural_style.engine.run import Run
 

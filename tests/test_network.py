@@ -59,7 +59,8 @@ def test_architecture_is_torchvisions_vgg19(random_vgg):
     ours = network.vgg19_features()
     assert [type(m) for m in ours] == [type(m) for m in random_vgg]
     assert [str(m) for m in ours] == [str(m) for m in random_vgg]  # kernel, padding, stride, in-place
-    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in random_vgg.state_dict().items()}
+    shapes = [{k: v.shape for k, v in net.state_dict().items()} for net in (ours, random_vgg)]
+    assert shapes[0] == shapes[1]
 
 
 def test_network_first_loaded_for_inference_still_trains():
@@ -95,7 +96,7 @@ def test_caffe_normalizer_is_bgr_255_minus_mean():
 
 def test_imagenet_normalizer_is_rgb_standardised():
     red = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1)
-    expected = [(v - m) / s for v, m, s in zip((1.0, 0.0, 0.0), IMAGENET_MEAN, IMAGENET_STD)]
+    expected = [(v - m) / s for v, m, s in zip((1.0, 0.0, 0.0), IMAGENET_MEAN, IMAGENET_STD, strict=True)]
     torch.testing.assert_close(Normalizer(False)(red).flatten(), torch.tensor(expected))
 
 
@@ -177,6 +178,15 @@ def test_torchvision_without_network(monkeypatch):
     with pytest.raises(ValueError, match="download") as info:
         network.load_network("torchvision", CPU)
     assert "no route to host" in str(info.value) and "caffe" in str(info.value)
+
+
+def test_torchvision_weights_name_the_extra_when_torchvision_is_missing(monkeypatch):
+    """torchvision is an extra (only these weights use it): without it, a clear message naming the extra."""
+    monkeypatch.setitem(sys.modules, "torchvision", None)  # None in sys.modules: its import raises ImportError
+    monkeypatch.setitem(sys.modules, "torchvision.models", None)
+    network._load_cached.cache_clear()
+    with pytest.raises(ValueError, match=r"napari-neural-style\[torchvision\]"):
+        network.load_network("torchvision", CPU)
 
 
 def test_available_devices_and_resolve():

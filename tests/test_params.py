@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from itertools import pairwise
 
 import pytest
 
-from napari_neural_style.engine.params import STYLE_LAYERS, StyleParams
 from napari_neural_style.engine import make_params
+from napari_neural_style.engine.params import STYLE_LAYERS, StyleParams
 
 
 def test_defaults_are_valid_and_json_friendly():
@@ -90,7 +91,7 @@ def test_schedule_sums_to_steps_coarsest_first(steps, scales, scale_steps):
     assert all(s >= 1 for _, s in schedule)
     assert len(schedule) == min(scales, steps)
     assert fractions[-1] == 1.0 and fractions == sorted(fractions)
-    assert all(b == 2 * a for a, b in zip(fractions, fractions[1:]))
+    assert all(b == 2 * a for a, b in pairwise(fractions))
 
 
 def test_schedule_shares():
@@ -137,7 +138,8 @@ def test_objective_weighs_content_by_size():
     targets = {0: {k: torch.rand(1, 4, 4) for k in StyleParams().style_layers}}
     content = {k: torch.rand(1, 4, 6, 6) for k in StyleParams().content_layers}
     rgb = torch.rand(1, 3, 24, 24)
-    small, large = (Objective(StyleParams(size=size, tv_weight=1.0), targets, content)(feats, rgb) for size in (256, 512))
+    small, large = (Objective(StyleParams(size=size, tv_weight=1.0), targets, content)(feats, rgb)
+                    for size in (256, 512))
     assert float(small["content"]) == pytest.approx(0.5 * float(large["content"]))
     assert float(small["style"]) == pytest.approx(float(large["style"]))
     assert float(small["tv"]) == pytest.approx(float(large["tv"]))

@@ -60,7 +60,7 @@ def test_output_moves_toward_the_style_and_keeps_the_content(run) -> None:
     content, style, progress = run
     out = progress[-1].image
     assert out.shape == content.shape and out.dtype == np.float32
-    assert 0.0 <= out.min() and out.max() <= 1.0
+    assert out.min() >= 0.0 and out.max() <= 1.0
     assert np.abs(out - content).mean() > 0.02, "the image barely changed"
     fc, fs, fo = _features(content), _features(style), _features(out)
     before, after = _style_distance(fc, fs), _style_distance(fo, fs)
@@ -84,9 +84,9 @@ def test_seeded_runs_are_reproducible() -> None:
     content = _small(data.chelsea(), 48)
     style = _small(data.coffee(), 48)
     params = StyleParams(size=48, steps=4, scales=1, init="noise", seed=3, preview_every=0)
-    a = [p for p in stylize_steps(content, style, params)][-1].image
-    b = [p for p in stylize_steps(content, style, params)][-1].image
-    c = [p for p in stylize_steps(content, style, replace(params, seed=4))][-1].image
+    a = list(stylize_steps(content, style, params))[-1].image
+    b = list(stylize_steps(content, style, params))[-1].image
+    c = list(stylize_steps(content, style, replace(params, seed=4)))[-1].image
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 

@@ -14,7 +14,8 @@ def _meta(**params) -> dict:
 
 def test_control_values_round_trip_the_run():
     values = control_values(_meta(size=96, style_weight=1e3, tv_weight=0.001, init="noise", seed=4, style_loss="sw"))
-    assert values["style_loss"] == "sw" and values["size"] == 96 and values["style_weight"] == "1000" and values["tv_weight"] == "0.001"
+    assert values["style_loss"] == "sw" and values["size"] == 96
+    assert values["style_weight"] == "1000" and values["tv_weight"] == "0.001"
     assert values["init"] == "noise" and values["seed"] == 4 and values["whole_stack"] is False
     assert control_values(_meta(init="image"))["init"] == "palette"  # a continued run: the default start
     stack = control_values({**_meta(), "whole_stack": True, "slices": [1, 3], "scheduler": "tcp://h:8786"})

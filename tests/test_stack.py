@@ -50,7 +50,7 @@ def test_stack_runs_slices_in_order_and_chains():
     last = seen[-1]
     assert last.done and last.stack.shape == (2, 3, 27, 32, 3) and last.stack.dtype == np.float32
     np.testing.assert_array_equal(last.stack[1, 2], last.image)
-    assert 0 <= last.stack.min() and last.stack.max() <= 1 and (last.stack.std(axis=(2, 3, 4)) > 0.01).all()
+    assert last.stack.min() >= 0 and last.stack.max() <= 1 and (last.stack.std(axis=(2, 3, 4)) > 0.01).all()
 
 
 def test_later_slice_starts_from_the_previous_result():

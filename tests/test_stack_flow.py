@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 from scipy import ndimage
 
@@ -27,7 +29,7 @@ def _pan(frames: int) -> np.ndarray:
 
 def _temporal_error(out: np.ndarray) -> float:
     """Mean |O_k − O_{k−1} moved with the scene| over the pixels seen in both frames (the true motion)."""
-    return float(np.mean([np.abs(b[:, :-SHIFT] - a[:, SHIFT:]).mean() for a, b in zip(out, out[1:])]))
+    return float(np.mean([np.abs(b[:, :-SHIFT] - a[:, SHIFT:]).mean() for a, b in pairwise(out)]))
 
 
 def test_flow_keeps_the_paint_on_the_moving_scene():

@@ -75,7 +75,7 @@ def test_pinned_threads_give_the_same_pixels(two_threads):
     counts = []
     runs = []
     for _ in range(2):
-        for p in stylize_steps(content, content[::-1].copy(), params):
+        for p in stylize_steps(content, content[::-1].copy(), params):  # noqa: B007 - the last record is kept
             counts.append(torch.get_num_threads())
         runs.append(p.image)
     np.testing.assert_array_equal(runs[0], runs[1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ def test_grid_covers_with_weights_summing_to_one(shape, tile, overlap):
         total[t.slices] += t.weight()
     np.testing.assert_allclose(total, 1.0, atol=1e-6)
     xs = sorted({(t.x0, t.x1) for t in grid})
-    assert all(a1 - b0 >= overlap for (_, a1), (b0, _) in zip(xs, xs[1:]))  # neighbours overlap enough
+    assert all(a1 - b0 >= overlap for (_, a1), (b0, _) in pairwise(xs))  # neighbours overlap enough
 
 
 def test_no_grid_when_one_tile_fits():

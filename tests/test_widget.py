@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import time
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -110,7 +111,7 @@ def test_run_streams_previews_and_records(viewer_widget, qtbot):
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
 
     assert len(snapshots) == 5  # every 2 of 10 steps
-    assert all(not np.array_equal(x, y) for x, y in zip(snapshots, snapshots[1:]))
+    assert all(not np.array_equal(x, y) for x, y in pairwise(snapshots))
     out = output(viewer)
     assert out.name == "a × b" and out.rgb and out.data.dtype == np.float32 and out.data.shape == (64, 64, 3)
     assert np.array_equal(out.data, snapshots[-1])
@@ -239,7 +240,7 @@ def test_only_the_plugins_own_warnings_show_once(viewer_widget, qtbot):
 
     def other_thread() -> None:
         for _ in range(5):
-            warnings.warn("not the plugin's business", UserWarning)
+            warnings.warn("not the plugin's business", UserWarning, stacklevel=1)
             warnings.warn_explicit("CUDA graph capture failed", UserWarning, graphs.__file__, 35)
 
     thread = threading.Thread(target=other_thread)
@@ -265,7 +266,7 @@ def test_other_warnings_during_a_run_reach_the_usual_hook(viewer_widget, qtbot, 
 
     def warn(what: str) -> None:
         for _ in range(3):
-            warnings.warn(what, RuntimeWarning)
+            warnings.warn(what, RuntimeWarning, stacklevel=1)
 
     thread = threading.Thread(target=warn, args=("from another thread",))
     thread.start()

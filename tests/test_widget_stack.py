@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import dask.array as da
 import numpy as np
 import pytest
 from conftest import notifications_since, output, outputs
@@ -104,7 +103,8 @@ def test_labels_pick_a_style_per_region(viewer_widget, qtbot):
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
     z = int(viewer.dims.point[0])
     layer = output(viewer)  # the slice on screen, placed at its z and named for it
-    assert layer.name == f"stack[{z}] × b" and layer.translate[0] == z and layer.metadata[METADATA_KEY]["plane_index"]["content"] == [z]
+    assert layer.name == f"stack[{z}] × b" and layer.translate[0] == z
+    assert layer.metadata[METADATA_KEY]["plane_index"]["content"] == [z]
     out = layer.data[0]
     assert layer.data.shape == (1, 27, 32, 3)
     right = out[:, 25:]  # label 0 (columns 36+ of 48 → 24+ of 32): the content, gray
@@ -162,7 +162,6 @@ def test_slice_range_stylises_only_its_slices_at_their_z(viewer_widget, qtbot):
 @pytest.fixture(scope="module")
 def scheduler():
     """A LocalCluster of one single-threaded worker process; its scheduler's address."""
-    import os
     import sys
 
     from distributed import LocalCluster

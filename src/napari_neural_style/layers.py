@@ -114,8 +114,9 @@ def plane_at(layer: Layer, point: Sequence[float], size: int) -> tuple[np.ndarra
     data = _level(layer, size)
     full = full_shape(layer)
     lead = layer.ndim - 2
-    index = [int(np.clip(np.floor(p + 0.5), 0, f - 1)) for p, f in zip(layer.world_to_data(point)[:lead], full)]
-    level_index = tuple(min(i * n // f, n - 1) for i, n, f in zip(index, data.shape, full))
+    index = [int(np.clip(np.floor(p + 0.5), 0, f - 1))
+             for p, f in zip(layer.world_to_data(point)[:lead], full, strict=False)]
+    level_index = tuple(min(i * n // f, n - 1) for i, n, f in zip(index, data.shape, full, strict=False))
     step = _step(layer, data, size)
     return np.asarray(data[level_index + (step, step)]), index
 

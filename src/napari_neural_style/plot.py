@@ -57,7 +57,8 @@ class LossPlot:
         self.native.setVisible(True)
         where = (p.scale, p.tile, p.index)
         if self._where is not None and where != self._where:
-            mark = pg.InfiniteLine(p.step - 0.5, angle=90, pen=pg.mkPen("#808080", style=pg.QtCore.Qt.PenStyle.DashLine))
+            pen = pg.mkPen("#808080", style=pg.QtCore.Qt.PenStyle.DashLine)
+            mark = pg.InfiniteLine(p.step - 0.5, angle=90, pen=pen)
             self.native.addItem(mark)
             self.marks.append(mark)
         self._where = where

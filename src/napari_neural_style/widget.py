@@ -13,8 +13,20 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
-from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, Label, LineEdit, ProgressBar, PushButton,
-                              Select, SpinBox, Widget, create_widget)
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FileEdit,
+    Label,
+    LineEdit,
+    ProgressBar,
+    PushButton,
+    Select,
+    SpinBox,
+    Widget,
+    create_widget,
+)
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QEvent, QObject, QSize, Qt, QTimer
@@ -30,7 +42,6 @@ from .session import METADATA_KEY, Session
 
 if TYPE_CHECKING:
     import napari
-
     from superqt.utils import GeneratorWorker
 
     from .engine.progress import Progress
@@ -321,7 +332,7 @@ class StyleTransferWidget(Container):
             return
         layers = self.viewer.layers
         picks = {name: layers[meta[name]] for name in ("content", "style") if meta[name] in layers}
-        picks["regions"] = layers[meta["labels"]] if meta["labels"] in layers else None
+        picks["regions"] = layers[meta["labels"]] if meta["labels"] in layers else None  # noqa: SIM401
         picks["more_styles"] = [layers[name] for name in meta["more_styles"] if name in layers]
         values = control_values(meta)
         if values["weights"] not in WEIGHT_SOURCES:
@@ -436,12 +447,12 @@ def _controls() -> list[Widget]:
     d = StyleParams(**PRESETS[PRESET])
     tip = help_text
     return [
-        create_widget(annotation=Optional[Image], name="content", label="content"),  # noqa: UP007
-        create_widget(annotation=Optional[Image], name="style", label="style"),  # noqa: UP007
+        create_widget(annotation=Optional[Image], name="content", label="content"),  # noqa: UP007, UP045
+        create_widget(annotation=Optional[Image], name="style", label="style"),  # noqa: UP007, UP045
         Select(name="more_styles", label="more styles", choices=(), value=[],
                tooltip="more style images (in layer order): blended with style, or with a labels layer "
                        "label 1 uses style, label 2 the first of these, …"),
-        create_widget(annotation=Optional[Labels], name="regions", label="labels",  # noqa: UP007
+        create_widget(annotation=Optional[Labels], name="regions", label="labels",  # noqa: UP007, UP045
                       options={"tooltip": "regions: label k gets style k, label 0 keeps the content"}),
         CheckBox(name="whole_stack", text="whole stack", value=False, enabled=False,
                  tooltip="stylise every slice (each starting from the previous result), not just this one"),

@@ -35,7 +35,7 @@ class GraphedForward:
                 warnings.warn(f"CUDA graph capture failed ({exc}); running without graphs", stacklevel=2)
                 self.enabled = False
                 return self.forward(rgb)
-        return dict(zip(self.layers, self.graphs[key](rgb)))
+        return dict(zip(self.layers, self.graphs[key](rgb), strict=True))
 
     def _tuple(self, rgb: torch.Tensor) -> tuple[torch.Tensor, ...]:
         out = self.forward(rgb)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import sys
@@ -210,10 +211,8 @@ def vgg19_features() -> nn.Sequential:
 def preload(weights: str = "caffe", device: str = "auto") -> None:
     """Load (and cache) a network ahead of its first run, e.g. in a background thread; errors are left for
     the run itself to report."""
-    try:
+    with contextlib.suppress(ValueError):
         load_network(weights, resolve_device(device))
-    except ValueError:
-        pass
 
 
 def load_or_stop(weights: str, device: torch.device, cancel: Cancel) -> None:
@@ -262,9 +261,9 @@ def _caffe_state() -> dict[str, torch.Tensor]:
     path = quantised_weights_path()
     q = _torch_load(path)
     state = {}
-    names = [f"block{b}_conv{c}" for b, n in zip(range(1, 6), (2, 2, 4, 4, 4)) for c in range(1, n + 1)]
+    names = [f"block{b}_conv{c}" for b, n in zip(range(1, 6), (2, 2, 4, 4, 4), strict=True) for c in range(1, n + 1)]
     try:
-        for name, index in zip(names, _CONV_INDEX):
+        for name, index in zip(names, _CONV_INDEX, strict=True):
             table, codes = q[f"{name}_W_table"].float(), q[f"{name}_W_q"]
             # index_select with int32 codes: 4x faster than indexing with int64 ones
             state[f"{index}.weight"] = table.index_select(0, codes.flatten().int()).view(codes.shape)
@@ -275,7 +274,11 @@ def _caffe_state() -> dict[str, torch.Tensor]:
 
 
 def _torchvision_state() -> dict[str, torch.Tensor]:
-    from torchvision.models import VGG19_Weights
+    try:
+        from torchvision.models import VGG19_Weights
+    except ImportError:
+        raise ValueError("the 'torchvision' weights need the torchvision package, which is not installed: "
+                         "pip install 'napari-neural-style[torchvision]' (or use weights='caffe')") from None
 
     url = VGG19_Weights.IMAGENET1K_V1.url
     try:

@@ -15,7 +15,7 @@ from .images import MIN_SIDE
 from .losses import content_loss, gram, style_loss, temporal_loss, tv_loss
 from .network import Extractor
 from .params import StyleParams
-from .sliced import RGB, RGB_SHARE, Slicer, SlicedStyle
+from .sliced import RGB, RGB_SHARE, SlicedStyle, Slicer
 from .tensors import nearest, resize, to_tensor
 from .tiles import GRAM_MARGIN, GRID, stride
 
@@ -43,7 +43,7 @@ class Objective:
                  guides: Guides | None = None, image_terms: dict[str, ImageTerm] | None = None) -> None:
         self.p, self.style, self.content, self.guides = params, style, content, guides
         lw = params.style_layer_weights or (1.0 / len(params.style_layers),) * len(params.style_layers)
-        self.layer_weights = dict(zip(params.style_layers, lw))
+        self.layer_weights = dict(zip(params.style_layers, lw, strict=True))
         if params.style_loss == "sw":
             self.layer_weights[RGB] = RGB_SHARE * sum(lw)
             self.sliced = SlicedStyle(self.layer_weights, params.seed)

@@ -68,8 +68,8 @@ class StyleParams:
     result close to that warped image wherever the flow is reliable (Ruder et al. 2016: no flicker, and
     the paint moves with the scene); ``"previous"`` starts from the previous result unwarped, with no
     temporal loss; both run at the finest scale only, with ``stack_steps`` × ``steps`` steps.
-    ``"independent"`` runs every slice from scratch. Scales whose long side exceeds ``tile_size`` (0: never) are optimised in
-    overlapping tiles of that side, ``tile_overlap`` pixels wide, blended with linear ramps; each tile
+    ``"independent"`` runs every slice from scratch. Scales whose long side exceeds ``tile_size`` (0: never) are
+    optimised in overlapping tiles of that side, ``tile_overlap`` pixels wide, blended with linear ramps; each tile
     gets that scale's steps. ``threads`` pins torch's CPU thread count (0: chosen by timing steps, which
     follows the machine's load); results differ slightly with the count, so pin it for repeatable pixels.
     """
@@ -237,7 +237,8 @@ def _default_split(n: int, style_loss: str = "gram") -> tuple[float, ...]:
     where a step is cheap, a few at 256 px, and the finest scale's, which count most
     (:attr:`StyleParams.fine_boost`). 40/5/12 of 57 was tuned with ``benchmarks/bench_vs_reference.py`` at
     content weights 0.98, 1 and 1.02 (one run per schedule does not rank them); the four finest steps more
-    are paid for by the network ending at relu4_2 instead of relu5_1 (about a quarter fewer operations). With ``style_loss="sw"``: :data:`SW_SPLIT`, 43/5/9."""
+    are paid for by the network ending at relu4_2 instead of relu5_1 (about a quarter fewer operations).
+    With ``style_loss="sw"``: :data:`SW_SPLIT`, 43/5/9."""
     if style_loss == "sw" and n == 3:
         return SW_SPLIT
     return {1: (1.0,), 2: (0.6, 0.4), 3: (40 / 61, 5 / 61, 16 / 61)}.get(n) or tuple(

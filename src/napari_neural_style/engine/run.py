@@ -132,9 +132,10 @@ class Run:
         objective = yield from self._objective(style_t, self._tensor(self.inputs.net_content, scale.shape),
                                                self._masks(scale.shape), index, scale)
         x = image
+        # the previews read x as it is when called: the same tensor, optimised in place, every step
         self._now = lambda: x.detach() / 255.0 if x is not image else image
-        for i, (losses, x) in enumerate(self._optimize(image, objective, scale.steps)):
-            yield self._progress(losses, index, scale, i == scale.steps - 1, lambda: x.detach() / 255.0)
+        for i, (losses, x) in enumerate(self._optimize(image, objective, scale.steps)):  # noqa: B007
+            yield self._progress(losses, index, scale, i == scale.steps - 1, lambda: x.detach() / 255.0)  # noqa: B023
         return (x.detach() / 255.0).clamp(0.0, 1.0)
 
     def _tiled(self, image: torch.Tensor, style_t: dict, scale: Scale, index: int) -> Iterator[Progress]:
@@ -155,14 +156,16 @@ class Run:
             x = start
 
             def preview() -> torch.Tensor:
+                """The assembly with this tile's x as it is now (late binding on purpose: x is rebound by the
+                loop below; the tile's ys, xs, w are read with it while its steps are being yielded)."""
                 a, s = acc.clone(), weights.clone()
-                a[..., ys, xs] += x.detach() / 255.0 * w
-                s[..., ys, xs] += w
+                a[..., ys, xs] += x.detach() / 255.0 * w  # noqa: B023
+                s[..., ys, xs] += w  # noqa: B023
                 return _assembled(a, s, image)
 
             self._now = preview
 
-            for i, (losses, x) in enumerate(self._optimize(start, objective, scale.steps)):
+            for i, (losses, x) in enumerate(self._optimize(start, objective, scale.steps)):  # noqa: B007
                 yield self._progress(losses, index, scale, i == scale.steps - 1, preview, t)
             acc[..., ys, xs] += (x.detach() / 255.0).clamp(0.0, 1.0) * w
             weights[..., ys, xs] += w
@@ -197,7 +200,7 @@ class Run:
             values = torch.stack(list(losses.values())).tolist()  # one host sync
             seconds = time.perf_counter() - start
             self._threads.after_step(seconds)
-            yield dict(zip(losses, values)), x
+            yield dict(zip(losses, values, strict=True)), x
             check(self.cancel)
 
     def _progress(self, losses: dict[str, float], index: int, scale: Scale, last: bool, preview: Preview,

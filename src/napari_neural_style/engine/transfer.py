@@ -48,8 +48,9 @@ def stylize(content: object, style: np.ndarray | Sequence[np.ndarray], *, init_i
     >>> out = stylize(content, style, size=256, steps=100)   # doctest: +SKIP
     """
     last = None
-    for last in stylize_steps(content, style, make_params(**options), init_image=init_image, labels=labels,
-                              rgb=rgb, slices=slices, client=client, store=store, segment=segment):
+    run = stylize_steps(content, style, make_params(**options), init_image=init_image, labels=labels, rgb=rgb,
+                        slices=slices, client=client, store=store, segment=segment)
+    for last in run:  # noqa: B007 - the last record holds the result
         pass
     return last.result
 
