@@ -129,7 +129,7 @@ def test_an_interrupted_run_resumes_with_only_the_missing_segments(client, tmp_p
     store = str(tmp_path / "r.zarr")
     # slices slow enough (~0.3 s) that segments are still queued when the first is in: with INDEPENDENT's
     # 3 steps all six could finish before the interrupt reached the scheduler (seen once in CI)
-    slow = {**INDEPENDENT, "steps": 30}
+    slow = {**INDEPENDENT, "steps": 30, "threads": 1}  # one thread everywhere: the same numerics as the workers'
     params = StyleParams(**slow)
     run = stylize_steps(STACK, STYLE, params, client=client, segment=1, store=store)
     for p in run:
