@@ -207,7 +207,8 @@ def test_stop_on_the_cluster_cancels_its_tasks(viewer_widget, qtbot, scheduler):
     from distributed import Client
 
     viewer, widget = viewer_widget
-    widget.whole_stack.value, widget.scheduler.value, widget.steps.value = True, scheduler, 40
+    # slices slow enough that Stop lands before the segment ends
+    widget.whole_stack.value, widget.scheduler.value, widget.steps.value = True, scheduler, 150
     widget.run_button.clicked.emit()
     widget.worker.yielded.connect(lambda p: p.stack is not None and widget.stop())
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)

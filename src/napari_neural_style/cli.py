@@ -138,7 +138,8 @@ def write_image(path: Path, image: np.ndarray) -> None:
     """Write a float image in [0, 1]: TIFF keeps float32 (with tifffile), PNG/JPEG become 8-bit."""
     suffix = path.suffix.lower()
     if suffix in TIFF and _tifffile() is not None:
-        _tifffile().imwrite(path, image.astype(np.float32, copy=False))
+        colour = image.ndim >= 3 and image.shape[-1] in (3, 4)  # RGB(A) samples, as tifffile has stored them
+        _tifffile().imwrite(path, image.astype(np.float32, copy=False), photometric="rgb" if colour else "minisblack")
         return
     from PIL import Image
 
