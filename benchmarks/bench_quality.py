@@ -39,6 +39,7 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_vs_reference import SHARED, bare_passes, parse_options, run_ours  # noqa: E402
+from score import load_rgb  # noqa: E402
 
 from napari_neural_style import StyleParams  # noqa: E402
 from napari_neural_style.engine import network  # noqa: E402
@@ -86,18 +87,6 @@ def pair_name(content: str, style: str) -> str:
     return f"{content.removeprefix('skimage:')}_{style}"
 
 
-def load(path: Path, shape: tuple[int, int] | None = None, long_side: int | None = None,
-         resample: int = Image.BILINEAR) -> np.ndarray:
-    """RGB float32 in [0, 1], resized to ``shape`` or to ``long_side`` with ``resample``."""
-    img = Image.open(path).convert("RGB")
-    if long_side is not None:
-        k = long_side / max(img.size)
-        shape = (round(img.height * k), round(img.width * k))
-    if shape is not None and (img.height, img.width) != tuple(shape):
-        img = img.resize((shape[1], shape[0]), resample)
-    return np.asarray(img, np.float32) / 255.0
-
-
 def sliced(a: torch.Tensor, b: torch.Tensor, seed: int) -> tuple[float, float]:
     """(mean squared quantile difference, mean variance of b) of (N, C) and (M, C) samples projected on
     ``DIRECTIONS`` fixed random unit directions; unequal N and M compare at ``QUANTILES`` quantiles."""
@@ -134,14 +123,14 @@ def gram(f: torch.Tensor) -> torch.Tensor:
 def scores(out: np.ndarray, content: Path, style: Path) -> dict[str, float]:
     """Every score of one output (Y, X, 3) in [0, 1]; lower is better for all."""
     shape = out.shape[:2]
-    c = load(content, shape, resample=Image.LANCZOS)
+    c = load_rgb(content, shape, resample=Image.LANCZOS)
     layers = SCORE_LAYERS + (CONTENT_LAYER,)
     fo, fc = network.extract(out, layers), network.extract(c, (CONTENT_LAYER,))
     result = {"content": float((fo[CONTENT_LAYER] - fc[CONTENT_LAYER]).double().square().sum()
                                / fc[CONTENT_LAYER].double().square().sum())}
     result["edges"] = 1.0 - edge_correlation(out, c)
     for name, resample in FILTERS.items():
-        s = load(style, long_side=max(shape), resample=resample)
+        s = load_rgb(style, long_side=max(shape), resample=resample)
         fs = network.extract(s, SCORE_LAYERS)
         result[f"colour {name}"] = 1000 * sliced(torch.from_numpy(out.reshape(-1, 3)),
                                                  torch.from_numpy(s.reshape(-1, 3)), 0)[0]
@@ -227,7 +216,7 @@ def main() -> None:
         if args.label == "reference":
             if not ref:
                 continue
-            rgb = load(SHARED / "reference" / "neural-style" / f"{ref}.png")
+            rgb = load_rgb(SHARED / "reference" / "neural-style" / f"{ref}.png")
             Image.fromarray((rgb * 255 + 0.5).astype(np.uint8)).save(folder / f"{name}.png")
         else:
             out, seconds, _ = run_ours(cpath, spath, params)
@@ -238,7 +227,7 @@ def main() -> None:
         s = scores(rgb, cpath, spath)
         table.append([passes] + [s[k] for k in keys])
         print(f"{name:<36}{passes:7.1f}" + "".join(f"{s[k]:16.4f}" for k in keys), flush=True)
-        cells.append([(load(cpath), "content"), (load(spath), "style"),
+        cells.append([(load_rgb(cpath), "content"), (load_rgb(spath), "style"),
                       (rgb, f"{args.label}: colour {s['colour lanczos']:.1f} feat {s['feat lanczos']:.3f}")])
     if table:
         mean = np.array(table).mean(axis=0)

@@ -22,14 +22,15 @@ STYLE = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT = "relu4_2"
 
 
-def load_rgb(path: str | Path, shape: tuple[int, int] | None = None, long_side: int | None = None) -> np.ndarray:
-    """An image file as float32 RGB in [0, 1], resized (bilinear) to ``shape`` or to ``long_side``."""
+def load_rgb(path: str | Path, shape: tuple[int, int] | None = None, long_side: int | None = None,
+             resample: int = Image.BILINEAR) -> np.ndarray:
+    """An image file as float32 RGB in [0, 1], resized with ``resample`` to ``shape`` or to ``long_side``."""
     img = Image.open(path).convert("RGB")
     if long_side is not None:
         k = long_side / max(img.size)
         shape = (round(img.height * k), round(img.width * k))
     if shape is not None and (img.height, img.width) != tuple(shape):
-        img = img.resize((shape[1], shape[0]), Image.BILINEAR)
+        img = img.resize((shape[1], shape[0]), resample)
     return np.asarray(img, np.float32) / 255.0
 
 

@@ -12,7 +12,7 @@ from napari_neural_style import stylize
 from napari_neural_style.engine import sliced
 from napari_neural_style.engine.losses import gram
 from napari_neural_style.engine.network import Extractor, extract
-from napari_neural_style.engine.objective import tile_features
+from napari_neural_style.engine.objective import style_tiles
 from napari_neural_style.engine.params import STYLE_LAYERS
 from napari_neural_style.engine.sliced import RGB, SlicedStyle, Slicer, sample
 
@@ -88,7 +88,7 @@ def test_tiled_style_targets_match_the_whole_image():
     image = _tensor(np.asarray(data.chelsea()[::3, ::3], np.float32) / 255)
     with torch.inference_mode():
         whole = Slicer(0, 1, CPU).targets([forward(image, STYLE_LAYERS) | {RGB: image}])
-        tiled = Slicer(0, 1, CPU).targets(tile_features(forward, image, STYLE_LAYERS, 64))
+        tiled = Slicer(0, 1, CPU).targets(features() for _, features in style_tiles(forward, image, STYLE_LAYERS, 64))
     for layer in (*STYLE_LAYERS, RGB):
         a, b = whole[layer].table, tiled[layer].table
         assert b.shape == a.shape

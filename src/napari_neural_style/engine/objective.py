@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator, Iterator, Sequence
+from functools import partial
 from typing import TypeVar
 
 import numpy as np
@@ -109,8 +110,10 @@ def style_targets(extractor: Extractor, styles: Sequence[np.ndarray], blend: Seq
         if slicer is not None:
             yield which
             with torch.inference_mode():
-                return slicer.targets(tile_features(extractor, image, layers, params.tile_size, extractor.check_cancel)
-                                      if tiled else [extractor(image, layers) | {RGB: image}])
+                parts = ((features() for _, features in style_tiles(extractor, image, layers, params.tile_size,
+                                                                     extractor.check_cancel))
+                         if tiled else [extractor(image, layers) | {RGB: image}])
+                return slicer.targets(parts)
         if tiled:
             return (yield from tiled_gram(extractor, image, layers, params.tile_size, which, extractor.check_cancel))
         yield which
@@ -169,59 +172,55 @@ def guides(masks: dict[int, torch.Tensor], feature_shapes: dict[str, tuple[int, 
             for k, m in masks.items() if mass[k] > 0]
 
 
-def tiled_gram(forward: Callable[[torch.Tensor, Sequence[str]], dict[str, torch.Tensor]], image: torch.Tensor,
-               layers: Sequence[str], tile: int, which: str = "",
+def tiled_gram(forward: Forward, image: torch.Tensor, layers: Sequence[str], tile: int, which: str = "",
                check_cancel: Callable[[], None] = lambda: None) -> Pieces[Targets]:
     """Gram matrices of ``image`` (1, 3, H, W) as :func:`.losses.gram` would give, in bounded memory.
 
-    F Fᵀ is summed over non-overlapping tiles (each run with a margin of context that is cropped from its
-    features) and divided by C times the total number of feature pixels. A generator: yields "``which``,
-    tile k of n" before each tile, returns the Gram matrices; ``check_cancel()`` before each layer's product
-    (together as long as a forward pass: 3 CPU-s for a 1024-px tile).
+    F Fᵀ is summed over the tiles of :func:`style_tiles` and divided by C times the total number of feature
+    pixels. A generator: yields "``which``, tile k of n" before each tile, returns the Gram matrices;
+    ``check_cancel()`` before each tile and each layer's product (together as long as a forward pass: 3 CPU-s
+    for a 1024-px tile).
     """
-    h, w = image.shape[-2:]
-    step = max(GRID, tile // GRID * GRID)
     sums: dict[str, torch.Tensor] = {}
     counts: dict[str, int] = dict.fromkeys(layers, 0)
-    corners = [(y0, x0) for y0 in range(0, h, step) for x0 in range(0, w, step)]
-    for n, (y0, x0) in enumerate(corners, 1):
-        yield ", ".join(filter(None, (which, f"tile {n} of {len(corners)}")))
-        y1, x1 = min(h, y0 + step), min(w, x0 + step)
-        py0, px0 = max(0, y0 - GRAM_MARGIN), max(0, x0 - GRAM_MARGIN)
-        py1, px1 = min(h, y1 + GRAM_MARGIN), min(w, x1 + GRAM_MARGIN)
+    for stage, features in style_tiles(forward, image, layers, tile, check_cancel):
+        yield ", ".join(filter(None, (which, stage)))
         with torch.inference_mode():
-            feats = forward(image[..., py0:py1, px0:px1], layers)
+            crops = features()
             for layer in layers:
                 check_cancel()
-                d = stride(layer)
-                f = feats[layer][0].permute(1, 2, 0)  # (H, W, C): rows of channels, as channels-last holds them
-                a0, b0 = (y0 - py0) // d, (x0 - px0) // d
-                a1, b1 = a0 + math.ceil((y1 - y0) / d), b0 + math.ceil((x1 - x0) / d)
-                crop = f[a0:a1, b0:b1].reshape(-1, f.shape[-1]).float()  # (pixels, C)
-                sums[layer] = sums.get(layer, 0) + crop.T @ crop
-                counts[layer] += crop.shape[0]
+                f = crops[layer][0].permute(1, 2, 0)  # (h, w, C): rows of channels, as channels-last holds them
+                f = f.reshape(-1, f.shape[-1]).float()  # (pixels, C)
+                sums[layer] = sums.get(layer, 0) + f.T @ f
+                counts[layer] += f.shape[0]
     with torch.inference_mode():
         return {layer: (sums[layer] / (sums[layer].shape[0] * counts[layer]))[None] for layer in layers}
 
 
-def tile_features(forward: Forward, image: torch.Tensor, layers: Sequence[str], tile: int,
-                  check_cancel: Callable[[], None] = lambda: None) -> Iterator[dict[str, torch.Tensor]]:
-    """Features (1, C, h, w) of ``image`` (1, 3, H, W) per layer, and its pixels (:data:`.sliced.RGB`), tile by
-    tile: non-overlapping tiles, each run with a margin of context that is cropped from its features, so that
-    every position of the image is in exactly one tile."""
+def style_tiles(forward: Forward, image: torch.Tensor, layers: Sequence[str], tile: int,
+                check_cancel: Callable[[], None] = lambda: None
+                ) -> Iterator[tuple[str, Callable[[], dict[str, torch.Tensor]]]]:
+    """``image`` (1, 3, H, W) in non-overlapping tiles, so that every position of it is in exactly one: per
+    tile "tile k of n" and a function that runs the tile with a margin of context (``check_cancel()`` first),
+    crops the margin from its features and returns them, (1, C, h, w) per layer, and the tile's pixels
+    (:data:`.sliced.RGB`). Run each tile before taking the next: one tile's features at a time."""
     h, w = image.shape[-2:]
     step = max(GRID, tile // GRID * GRID)
-    for y0 in range(0, h, step):
-        for x0 in range(0, w, step):
-            y1, x1 = min(h, y0 + step), min(w, x0 + step)
-            py0, px0 = max(0, y0 - GRAM_MARGIN), max(0, x0 - GRAM_MARGIN)
-            py1, px1 = min(h, y1 + GRAM_MARGIN), min(w, x1 + GRAM_MARGIN)
-            check_cancel()
-            feats = forward(image[..., py0:py1, px0:px1], layers)
-            crops = {}
-            for layer in layers:
-                d = stride(layer)
-                a0, b0 = (y0 - py0) // d, (x0 - px0) // d
-                a1, b1 = a0 + math.ceil((y1 - y0) / d), b0 + math.ceil((x1 - x0) / d)
-                crops[layer] = feats[layer][..., a0:a1, b0:b1]
-            yield crops | {RGB: image[..., y0:y1, x0:x1]}
+    corners = [(y0, x0) for y0 in range(0, h, step) for x0 in range(0, w, step)]
+
+    def features(y0: int, x0: int) -> dict[str, torch.Tensor]:
+        y1, x1 = min(h, y0 + step), min(w, x0 + step)
+        py0, px0 = max(0, y0 - GRAM_MARGIN), max(0, x0 - GRAM_MARGIN)
+        py1, px1 = min(h, y1 + GRAM_MARGIN), min(w, x1 + GRAM_MARGIN)
+        check_cancel()
+        feats = forward(image[..., py0:py1, px0:px1], layers)
+        crops = {}
+        for layer in layers:
+            d = stride(layer)
+            a0, b0 = (y0 - py0) // d, (x0 - px0) // d
+            a1, b1 = a0 + math.ceil((y1 - y0) / d), b0 + math.ceil((x1 - x0) / d)
+            crops[layer] = feats[layer][..., a0:a1, b0:b1]
+        return crops | {RGB: image[..., y0:y1, x0:x1]}
+
+    for n, (y0, x0) in enumerate(corners, 1):
+        yield f"tile {n} of {len(corners)}", partial(features, y0, x0)
