@@ -95,7 +95,7 @@ def test_schedule_sums_to_steps_coarsest_first(steps, scales, scale_steps):
 
 
 def test_schedule_shares():
-    assert StyleParams().schedule == [(0.25, 40), (0.5, 5), (1.0, 16)]  # the defaults: 61 steps
+    assert StyleParams().schedule == [(0.25, 40), (0.5, 5), (1.0, 12)]  # the defaults: 57 steps
     assert StyleParams(steps=180, scales=3).schedule == [(0.25, 118), (0.5, 15), (1.0, 47)]
     assert [s for _, s in StyleParams(steps=100, scales=3, scale_steps=(1, 1, 8)).schedule] == [10, 10, 80]
     assert StyleParams(steps=50, scales=1).schedule == [(1.0, 50)]

@@ -38,8 +38,8 @@ MIN_TILE = 32
 # seconds, the default result, and a larger one with more steps at every scale.
 PRESET_FIELDS = ("size", "steps", "scales")
 PRESETS: dict[str, dict[str, int]] = {
-    "quick": {"size": 256, "steps": 61, "scales": 3},
-    "balanced": {"size": 512, "steps": 61, "scales": 3},
+    "quick": {"size": 256, "steps": 57, "scales": 3},
+    "balanced": {"size": 512, "steps": 57, "scales": 3},
     "best": {"size": 1024, "steps": 180, "scales": 3},
 }
 
@@ -75,8 +75,8 @@ class StyleParams:
     """
 
     size: int = 512
-    steps: int = 61
-    style_weight: float = 15.0
+    steps: int = 57
+    style_weight: float = 45.0
     style_loss: str = "gram"
     content_weight: float = 1.0
     tv_weight: float = 0.0
@@ -233,15 +233,15 @@ class StyleParams:
 
 
 def _default_split(n: int, style_loss: str = "gram") -> tuple[float, ...]:
-    """Default share of steps per scale, coarsest first: 40/5/16 of 61 steps at 128/256/512 px. Most steps
+    """Default share of steps per scale, coarsest first: 40/5/12 of 57 steps at 128/256/512 px. Most steps
     where a step is cheap, a few at 256 px, and the finest scale's, which count most
-    (:attr:`StyleParams.fine_boost`). 40/5/12 of 57 was tuned with ``benchmarks/bench_vs_reference.py`` at
-    content weights 0.98, 1 and 1.02 (one run per schedule does not rank them); the four finest steps more
-    are paid for by the network ending at relu4_2 instead of relu5_1 (about a quarter fewer operations).
+    (:attr:`StyleParams.fine_boost`). Tuned with ``benchmarks/bench_vs_reference.py`` at content weights 0.98,
+    1 and 1.02 (one run per schedule does not rank them); 40/5/16 of 61 with style weight 15 took 28-34 passes
+    at 512 px where 40/5/12 at style weight 45 takes 24-26 and paints more (``bench_quality.py``).
     With ``style_loss="sw"``: :data:`SW_SPLIT`, 43/5/9."""
     if style_loss == "sw" and n == 3:
         return SW_SPLIT
-    return {1: (1.0,), 2: (0.6, 0.4), 3: (40 / 61, 5 / 61, 16 / 61)}.get(n) or tuple(
+    return {1: (1.0,), 2: (0.6, 0.4), 3: (40 / 57, 5 / 57, 12 / 57)}.get(n) or tuple(
         [0.5 / (n - 2)] * (n - 2) + [0.3, 0.2])
 
 

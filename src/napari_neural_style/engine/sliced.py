@@ -21,8 +21,8 @@ RGB = "rgb"  # the pixel-colour term's layer: the image's RGB values as a 3-chan
 MIN_DIRECTIONS = 16  # directions per layer: as many as its channels (as Heitz et al.), at least this many
 TABLE_SIZE = 1 << 15  # quantiles kept of the style's projections per direction
 SORTED = 1 << 20  # projections of the output sorted per layer and step at most: larger layers are sampled
-SW_SCALE = 6.0  # × the relative sliced distances: about as stylised as Gram at the default style_weight (512 px,
-# tubingen × starry night: content score 0.73 against Gram's 0.70; 0.54 with 3, 0.95 with 12)
+SW_SCALE = 2.0  # × the relative sliced distances: at style_weight 45 as stylised as Gram was at 15 (512 px,
+# tubingen × starry night: content score 0.73 against Gram's 0.70 then; 6 × 15 = 2 × 45)
 RGB_SHARE = 1.0  # the pixel-colour term's weight, as a share of the style layers' total weight
 
 
