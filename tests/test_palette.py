@@ -1,5 +1,4 @@
-"""The palette start: the content recoloured to the painting's colour distribution (its mean and covariance, then
-along each principal axis)."""
+"""The palette start: the content recoloured to the painting's colour mean and covariance."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_neural_style import StyleParams
-from napari_neural_style.engine.color import colour_stats, palette, recolour, transfer_colours
+from napari_neural_style.engine.color import colour_stats, palette, recolour
 from napari_neural_style.engine.inputs import Inputs
 
 
@@ -30,33 +29,6 @@ def test_recolour_gives_the_target_mean_and_covariance():
     mu_s, cov_s = colour_stats(style)
     np.testing.assert_allclose(mu, mu_s, atol=1e-4)
     np.testing.assert_allclose(cov, cov_s, rtol=0.05, atol=1e-5)  # eigenvalues regularised by 1e-5
-
-
-def _two_colours(seed: int, first: tuple, second: tuple, share: float, shape=(60, 80)) -> np.ndarray:
-    """Pixels of two colours (a little noise), ``share`` of them the first: e.g. a background and a figure."""
-    rng = np.random.default_rng(seed)
-    which = rng.random(shape) < share
-    rgb = np.where(which[..., None], np.array(first), np.array(second)) + rng.normal(0, 0.02, shape + (3,))
-    return np.clip(rgb, 0, 1).astype(np.float32)
-
-
-def test_the_start_takes_the_paintings_colour_proportions():
-    """A photo that is 60 % white background under a portrait that is 75 % ochre: the mean and covariance alone
-    keep the photo's proportions (its background a pale mix); along the painting's principal axes the start's
-    distribution is the painting's."""
-    photo = _two_colours(0, (0.92, 0.92, 0.92), (0.55, 0.4, 0.35), 0.6)
-    painting = _two_colours(1, (0.8, 0.55, 0.15), (0.25, 0.15, 0.1), 0.75)
-    mu, cov = colour_stats(painting)
-    axis = np.linalg.eigh(cov)[1][:, -1]
-
-    def gap(rgb: np.ndarray) -> float:  # largest difference of the quantiles along the main axis
-        q = np.linspace(0.02, 0.98, 49)
-        on_axis = [np.quantile(x.reshape(-1, 3) @ axis, q) for x in (rgb, painting)]
-        return float(np.abs(on_axis[0] - on_axis[1]).max())
-
-    assert gap(recolour(photo, (mu, cov))) > 0.1
-    assert gap(transfer_colours(photo, painting.reshape(-1, 3))) < 0.02
-    np.testing.assert_array_equal(photo, _two_colours(0, (0.92, 0.92, 0.92), (0.55, 0.4, 0.35), 0.6))
 
 
 def test_a_blend_targets_the_mixture_of_the_styles():

@@ -1,5 +1,4 @@
-"""Colour transfer: colour preservation after Gatys et al. 2017 (luminance-only transfer and colour-histogram
-matching) and the palette start (the content in the painting's colours)."""
+"""Colour preservation after Gatys et al. 2017: luminance-only transfer and colour-histogram matching."""
 
 from __future__ import annotations
 
@@ -10,8 +9,6 @@ import numpy as np
 # RGB -> YIQ (NTSC); its inverse brings the stylised luminance back with the content's chroma.
 _YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], np.float32)
 _RGB = np.linalg.inv(_YIQ).astype(np.float32)
-SAMPLE = 1 << 18  # pixels of the styles (and at most of the content) whose quantiles palette() maps between
-QUANTILES = 257  # points of each axis's quantile map: a smooth, monotone curve (1/256 of the pixels apart)
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
@@ -45,45 +42,16 @@ def match_histogram(style: np.ndarray, content: np.ndarray) -> np.ndarray:
 
 def palette(content: np.ndarray, styles: Sequence[np.ndarray], blend: Sequence[float],
             labels: np.ndarray | None = None, regions: Sequence[int] = ()) -> np.ndarray:
-    """``content`` (Y, X, 3) recoloured to the styles' colours by :func:`transfer_colours`: to the blend's
-    mixture of their pixels, or with ``labels`` each region k to style k's (label 0 keeps its colours)."""
+    """``content`` (Y, X, 3) recoloured to the styles' colours: to the blend of their pixel distributions'
+    means and covariances, or with ``labels`` each region k to style k's (label 0 keeps its colours)."""
     if labels is None:
-        return transfer_colours(content, _pooled(styles, blend))
+        return recolour(content, _mixture([colour_stats(s) for s in styles], blend))
     out = content.copy()
     for k in regions:
         inside = labels == k
         if inside.sum() > 1:
-            out[inside] = transfer_colours(content[inside], _pooled([styles[k - 1]], [1.0]))
+            out[inside] = recolour(content[inside], colour_stats(styles[k - 1]))
     return out
-
-
-def transfer_colours(rgb: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """``rgb`` (…, 3) with its pixels' distribution moved to that of ``target``'s pixels (M, 3): to their
-    mean and covariance (:func:`recolour`), then along each of the target's principal axes to its
-    distribution there (quantile mapping, :data:`QUANTILES` points): one step of Pitié et al.'s (2007)
-    iterative distribution transfer. The mean and covariance alone keep the content's proportions: a
-    photo's large white background stayed pale cream under a mostly ochre portrait."""
-    mu, cov = colour_stats(target)
-    axes = np.linalg.eigh(cov)[1]
-    x = (recolour(rgb, (mu, cov)).reshape(-1, 3).astype(np.float64) - mu) @ axes
-    t = (target.astype(np.float64) - mu) @ axes
-    q = np.linspace(0.0, 1.0, QUANTILES)
-    step = max(1, len(x) // SAMPLE)
-    for i in range(3):
-        x[:, i] = np.interp(x[:, i], np.quantile(x[::step, i], q), np.quantile(t[:, i], q))
-    return np.clip(x @ axes.T + mu, 0.0, 1.0).reshape(rgb.shape).astype(np.float32)
-
-
-def _pooled(styles: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
-    """About :data:`SAMPLE` pixels (M, 3) of the ``styles`` (…, 3), evenly spread over each, in proportions
-    ``weights``: a sample of their mixture."""
-    w = np.asarray(weights, np.float64) / sum(weights)
-    parts = []
-    for wi, style in zip(w, styles, strict=True):
-        pixels = style.reshape(-1, 3)
-        if wi > 0:
-            parts.append(pixels[np.linspace(0, len(pixels) - 1, max(2, round(wi * SAMPLE))).astype(np.int64)])
-    return np.concatenate(parts)
 
 
 def colour_stats(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -100,6 +68,15 @@ def recolour(rgb: np.ndarray, target: tuple[np.ndarray, np.ndarray]) -> np.ndarr
     a = _sqrtm(cov_t + eps) @ np.linalg.inv(_sqrtm(cov_s + eps))
     out = (rgb.reshape(-1, 3).astype(np.float64) - mu_s) @ a.T + mu_t
     return np.clip(out, 0.0, 1.0).reshape(rgb.shape).astype(np.float32)
+
+
+def _mixture(stats: Sequence[tuple[np.ndarray, np.ndarray]], weights: Sequence[float]
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of a mixture of distributions with these moments, in proportions ``weights``."""
+    w = np.asarray(weights, np.float64) / sum(weights)
+    mu = sum(wi * m for wi, (m, _) in zip(w, stats, strict=True))
+    second = sum(wi * (c + np.outer(m, m)) for wi, (m, c) in zip(w, stats, strict=True))
+    return mu, second - np.outer(mu, mu)
 
 
 def _sqrtm(m: np.ndarray) -> np.ndarray:
