@@ -129,7 +129,7 @@ def test_an_interrupted_run_resumes_with_only_the_missing_segments(client, tmp_p
     store = str(tmp_path / "r.zarr")
     # slices slow enough (~0.3 s) that segments are still queued when the first is in: with INDEPENDENT's
     # 3 steps all six could finish before the interrupt reached the scheduler (seen once in CI)
-    slow = {**INDEPENDENT, "steps": 30, "threads": 1}  # one thread everywhere: the same numerics as the workers'
+    slow = {**INDEPENDENT, "steps": 30}
     params = StyleParams(**slow)
     run = stylize_steps(STACK, STYLE, params, client=client, segment=1, store=store)
     for p in run:
@@ -144,7 +144,9 @@ def test_an_interrupted_run_resumes_with_only_the_missing_segments(client, tmp_p
         out = stylize(STACK, STYLE, client=client, segment=1, store=store, **slow)
     ran = segment_tasks(stream.data)
     assert ran == [(k, k + 1) for k in missing]  # only the missing slices' segments, nothing twice
-    np.testing.assert_allclose(out.compute(), stylize(STACK, STYLE, **slow), atol=ATOL)
+    # against the uninterrupted run on the same workers: 30 fp32 steps from another process's numerics (its
+    # BLAS threads) drift by up to 0.17 without AVX512-BF16 (the CI machine), far past ATOL
+    np.testing.assert_allclose(out.compute(), stylize(STACK, STYLE, client=client, segment=1, **slow), atol=1e-6)
     with get_task_stream(client) as stream:
         stylize(STACK, STYLE, client=client, store=store, **slow)
     assert segment_tasks(stream.data) == []  # all done: nothing runs
