@@ -13,8 +13,9 @@ class ThreadTuner:
     """Times optimiser steps of one image size under each candidate thread count and keeps the faster one.
 
     ``before_step()`` sets the count for the next step, ``after_step(seconds)`` records it; ``reset()``
-    starts over for a new size (steps of another size are not comparable), keeping the count chosen so far
-    until the other is probed again. The first step after a reset is a warm-up and not counted.
+    starts over for a new size (steps of another size are not comparable): all cores kept, the other count
+    probed every ``PROBE_EVERY`` steps; fewer chosen before, every count is tried again. The first step
+    after a reset is a warm-up and not counted.
     ``restore()`` puts back torch's count from construction. ``threads`` > 0 pins the count instead (no
     tuning): the count changes the order of sums, so results differ slightly between counts (up to 0.03
     at a pixel measured), and a tuned run's with the machine's load.
@@ -31,13 +32,15 @@ class ThreadTuner:
 
     def reset(self) -> None:
         self.times: dict[int, float] = {}
+        if self.chosen != self.candidates[-1]:  # a small image spreads badly over cores: fewer can win at
+            self.chosen, self.known = self.candidates[-1], False  # 128 px and lose at 512; try all again
         self.step, self.current = 0, self.chosen
 
     def before_step(self) -> None:
         other = [c for c in self.candidates if c != self.chosen]
-        # every count is tried at once on the first size only; later sizes start from the choice made (the
-        # load has not changed in a moment) and, like the first, probe the other count every PROBE_EVERY
-        # steps: trying 1 thread on a quiet machine costs a step 1.5-2x, ~1 pass of a run at its finest scale
+        # every count is tried at once while unknown; a later size that kept all cores probes the other count
+        # every PROBE_EVERY steps only: trying 1 thread on a quiet machine costs a step 1.5-2x, ~1 pass of a
+        # run at its finest scale
         untried = not self.known and other and other[0] not in self.times
         if self.step > 0 and other and (untried or self.step % PROBE_EVERY == 0):
             self.current = other[0]

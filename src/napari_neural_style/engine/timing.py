@@ -161,11 +161,11 @@ def _run(plan: Plan, params: StyleParams, cost: PassCost, styles: Sequence[tuple
 
 def probing(step: int, fresh: bool, all_cores: bool) -> bool:
     """Whether :class:`.threads.ThreadTuner` runs step ``step`` of a loop at the count it does not keep: on a
-    run's first loop (``fresh``) step 1 (all cores kept) or steps 0 and 2 (fewer kept), and every
-    ``PROBE_EVERY`` steps after that."""
+    run's first loop (``fresh``) step 1 (all cores kept) or steps 0 and 2 (fewer kept, tried again on every
+    loop), and every ``PROBE_EVERY`` steps after that."""
     from .threads import PROBE_EVERY  # a timeline is laid out once a pass was timed: torch is in already
 
-    if fresh and step < 3:
+    if (fresh or not all_cores) and step < 3:
         return step == 1 if all_cores else step != 1
     return step > 0 and step % PROBE_EVERY == 0
 
