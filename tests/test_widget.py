@@ -168,7 +168,7 @@ def test_stop_keeps_the_current_image(viewer_widget, qtbot):
     viewer, widget = viewer_widget
     widget.steps.value, widget.preview_every.value = 500, 0
     widget.run_button.clicked.emit()
-    qtbot.waitUntil(lambda: widget.status.value.startswith("step 3/"), timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: widget.session is not None and widget.session.steps >= 3, timeout=RUN_TIMEOUT_MS)
     widget.stop_button.clicked.emit()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=30_000)
     out = output(viewer)
@@ -448,6 +448,25 @@ def test_event_loop_keeps_ticking(viewer_widget, qtbot):
     assert shown[0] - pressed <= 2.0, f"first preview {shown[0] - pressed:.2f} s after Run"
     gaps = np.diff([pressed] + [t for t in ticks if t > pressed])
     assert len(gaps) > 50 and gaps.max() < 0.25, f"longest gap {gaps.max():.3f} s over {len(gaps)} ticks"
+
+
+def test_a_fast_run_repaints_the_status_a_few_times_a_second(viewer_widget, qtbot):
+    """Status line and progress bar at most every SHOW_MS, not at every step (in software OpenGL each repaint
+    composites the whole window: at every step of the quick look that took a core from the run); the last
+    step's status and progress always show."""
+    from napari_neural_style.widget import SHOW_MS
+
+    _, widget = viewer_widget
+    widget.steps.value, widget.preview_every.value = 100, 0
+    values: list[int] = []
+    widget.progress.changed.connect(values.append)
+    start = time.perf_counter()
+    widget.run_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
+    bound = (time.perf_counter() - start) * 1000 / SHOW_MS + 4
+    assert len(values) <= bound < 50, (values, bound)
+    assert values[-1] == widget.progress.value == 100
+    assert widget.status.value.startswith("done after 100 steps")
 
 
 def test_removing_an_input_ends_the_run(viewer_widget, qtbot):

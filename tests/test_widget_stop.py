@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from conftest import outputs
@@ -17,7 +18,8 @@ def test_stop_during_style_targets_ends_at_once(docked, qtbot):
     viewer, widget = docked({"a": (data.astronaut()[::4, ::4], {}), "b": (data.hubble_deep_field()[::4, ::4], {})},
                             "a", "b", size=512, steps=10, scales=1, tile_size=64, tile_overlap=8)
     widget.run_button.clicked.emit()
-    qtbot.waitUntil(lambda: "computing style targets (tile 3 of " in widget.status.value, timeout=RUN_TIMEOUT_MS)
+    tile = re.compile(r"computing style targets \(tile (\d+) of ")
+    qtbot.waitUntil(lambda: (m := tile.search(widget.status.value)) and int(m.group(1)) >= 3, timeout=RUN_TIMEOUT_MS)
     start = time.perf_counter()
     widget.stop_button.clicked.emit()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=30_000)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,7 +15,6 @@ COLOURS = {"total": "#ffffff", "style": "#f0a030", "content": "#40a0f0", "tv": "
 HEIGHT = 160  # pixels
 WIDTH = 200  # pixels: the width it asks for; it takes the dock's
 FLOOR = 1e-6  # terms below this share of the step's total are not drawn: they would stretch the log axis
-REDRAW_S = 0.5  # the curves are redrawn at most this often (and at a run's last step, and by ``flush``)
 
 
 class LossPlot:
@@ -26,8 +24,8 @@ class LossPlot:
     Only finite values above ``FLOOR`` × the step's total are drawn (a log axis cannot show 0, and a term
     ~1e-16, such as the temporal loss at a slice's first step, would squash the others into a line). A
     dashed vertical line marks where a new scale, tile or slice begins. The key is the plot's title, above
-    the curves. Redrawn at most every ``REDRAW_S``: a redraw costs the GUI thread ~10 ms, which a fast run
-    would pay at every step.
+    the curves. ``add`` only records a step; ``flush`` redraws, when its owner repaints (a redraw costs the
+    GUI thread ~10 ms, which a fast run would pay at every step).
     """
 
     def __init__(self) -> None:
@@ -43,7 +41,6 @@ class LossPlot:
         self._steps: list[int] = []
         self._values: dict[str, list[float]] = {}
         self._where: tuple | None = None
-        self._drawn = 0.0  # time.monotonic() of the last redraw
 
     def clear(self) -> None:
         """Forget the last run's curves and marks."""
@@ -53,7 +50,7 @@ class LossPlot:
         self.curves, self.marks, self._steps, self._values, self._where = {}, [], [], {}, None
 
     def add(self, p: Progress) -> None:
-        """Append step ``p``'s losses; redraw if it is the last step or ``REDRAW_S`` has passed."""
+        """Append step ``p``'s losses (drawn at the next ``flush``)."""
         self.native.setVisible(True)
         where = (p.scale, p.tile, p.index)
         if self._where is not None and where != self._where:
@@ -69,12 +66,9 @@ class LossPlot:
         for values in self._values.values():
             if len(values) < len(self._steps):
                 values.append(np.nan)  # a term this step did not have (e.g. temporal on the first slice)
-        if p.done or time.monotonic() - self._drawn >= REDRAW_S:
-            self.flush()
 
     def flush(self) -> None:
         """Redraw the curves with every step so far."""
-        self._drawn = time.monotonic()
         steps = np.asarray(self._steps)
         for name, values in self._values.items():
             v = np.asarray(values, float)

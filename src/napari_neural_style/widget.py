@@ -31,7 +31,7 @@ from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QEvent, QObject, QSize, Qt, QTimer
 from qtpy.QtWidgets import QFrame, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
-from superqt.utils import ensure_main_thread
+from superqt.utils import ensure_main_thread, qthrottled
 
 from .engine.params import OPTIMIZERS, PRESERVE_COLOR, PRESET_FIELDS, PRESETS, STYLE_LOSSES, WEIGHT_SOURCES, StyleParams
 from .estimates import CALIBRATING, Calibrations, estimate
@@ -57,6 +57,7 @@ ADVANCED = ("style_loss", "tv_weight", "optimizer", "init", "seed", "scales", "p
 RANGE = ("slice_start", "slice_stop")  # shown with 'whole stack'
 MAX_SLICES = 1 << 30  # the range controls' bound before a stack is chosen
 SHUTDOWN_WAIT_S = 5.0
+SHOW_MS = 500  # a run's status line, progress bar and loss plot are repainted together at most this often
 MORE_STYLES_HEIGHT = 72  # pixels: about four rows
 CUSTOM = "custom"  # the preset picker when size, steps and scales match no preset
 # Deliberate departures from StyleParams' defaults (which suit the CLI's final outputs):
@@ -108,6 +109,11 @@ class StyleTransferWidget(Container):
         viewer.layers.events.removed.connect(self._on_layer_removed)
         self.native.destroyed.connect(self._on_destroyed)
         self._undocked = _Undocked(self.native, self.stop)
+        # a run's status, progress bar and loss plot repaint the dock together, at most every SHOW_MS (and at
+        # its end): in software OpenGL every repaint composites the whole window, which at each step of a fast
+        # run took a core from it
+        self._shown: dict[str, Any] = {}  # what the next repaint shows: 'status' text, 'progress' (step, total)
+        self._repaint = qthrottled(self._repaint_now, SHOW_MS)  # no Qt parent: it outlives a closed window
         self._background = False  # the threads that import torch start once the dock is shown
         QTimer.singleShot(0, self._start_background)
 
@@ -368,16 +374,35 @@ class StyleTransferWidget(Container):
         activity indicator redraws all the time, which in software OpenGL takes a CPU core from the run)."""
         if self._alive:
             try:
-                if self.progress.max != p.total:
-                    self.progress.max = p.total
-                self.progress.value = p.step
                 self._plot().add(p)
             except RuntimeError:  # its Qt objects went with the closed window, before our 'destroyed' signal
                 self._alive = False
+                return
+            self._shown["progress"] = (p.step, p.total)
+            self._repaint()
 
     def _set_status(self, text: str) -> None:
         if self._alive:
-            self.status.value = text
+            self._shown["status"] = text
+            self._repaint()
+
+    def _repaint_now(self) -> None:
+        """The run's latest status, progress and losses on screen (one repaint of the dock)."""
+        shown, self._shown = self._shown, {}
+        if not self._alive:
+            return
+        try:
+            if "status" in shown:
+                self.status.value = shown["status"]
+            if "progress" in shown:
+                step, total = shown["progress"]
+                if self.progress.max != total:
+                    self.progress.max = total
+                self.progress.value = step
+            if self.loss_plot is not None:
+                self.loss_plot.flush()
+        except RuntimeError:  # its Qt objects went with the closed window, before our 'destroyed' signal
+            self._alive = False
 
     def _on_end(self, session: Session) -> None:
         if self.session is session:
@@ -387,7 +412,8 @@ class StyleTransferWidget(Container):
         if self._alive:
             self.run_button.enabled, self.stop_button.enabled = True, False
             self._update_result_buttons()
-            self._plot().flush()  # the steps since the last redraw (a stopped run's)
+            self._repaint.cancel()
+            self._repaint_now()  # the last step's progress and losses, and what the run ended with
 
     # -- shutdown -------------------------------------------------------------------------------------
     _alive = True
