@@ -38,8 +38,8 @@ class Run:
     Besides a record per step, ``steps()`` yields a stage record (``Progress.stage``) before each long
     piece of work that is not a step: loading the network, style targets (per style and tile), content
     targets (per tile). Once ``cancel`` is set the run ends within one network layer's time, with a last
-    record whose stage is :data:`.progress.STOPPED` and whose image is the current one; ``stopped`` is then
-    True."""
+    record whose stage is :data:`.progress.STOPPED` and whose image is the current one (none before the
+    first step); ``stopped`` is then True."""
 
     def __init__(self, inputs: Inputs, plan: Plan, params: StyleParams, *, outputs: int = 1,
                  image_terms: ImageTerms | None = None, curvature: tuple[torch.Tensor, int] | None = None,
@@ -66,15 +66,17 @@ class Run:
             yield from self._steps()
         except Stopped:
             self.stopped = True
-            yield self._stage(STOPPED, len(self.plan.scales) - 1, self.plan.scales[-1], show=True)
+            yield self._stage(STOPPED, len(self.plan.scales) - 1, self.plan.scales[-1], stopped=True)
         finally:
             self._threads.restore()
 
-    def _stage(self, text: str, index: int, scale: Scale, tile: int = 0, show: bool = False) -> Progress:
-        """A record of no step, saying what comes next (its ``image`` only with ``show``); raises
-        :class:`.cancel.Stopped` once the run is cancelled."""
-        if not show:
+    def _stage(self, text: str, index: int, scale: Scale, tile: int = 0, stopped: bool = False) -> Progress:
+        """A record of no step, saying what comes next; raises :class:`.cancel.Stopped` once the run is
+        cancelled. A stopped run's last record (``stopped``) has the current image once a step has painted it:
+        before that, rendering the start at full size (8192 px: 2.4 s) would only delay the stop."""
+        if not stopped:
             check(self.cancel)
+        show = stopped and self._step > 0
         now = self._now
         current = None if now is None else (lambda: render(now(), self.inputs, self.plan.shape))
         return Progress(self._step, self.plan.total, {}, time.perf_counter() - self._start, self.clock.eta(), index,

@@ -67,7 +67,8 @@ def stylize_steps(content: object, style: np.ndarray | Sequence[np.ndarray], par
     work that is not a step (loading the network, style and content targets, per tile), so a consumer gets
     control at least every few seconds whatever the size. ``cancel``, an Event another thread may set (e.g.
     a GUI's Stop), ends the run within about a network layer's time, even mid-step: the last record then has
-    the stage ``"stopped"`` and the current image (a stack: the current slice; finished ones are kept).
+    the stage ``"stopped"`` and the current image (a stack: the current slice; finished ones are kept; no
+    image before the first step).
 
     ``content``/``style`` are arrays as napari holds them: (Y, X) gray or (Y, X, 3|4) RGB(A), any dtype.
     ``style`` may be a list of images, blended by ``params.style_blend``. Inputs are never modified.
