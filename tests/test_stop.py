@@ -34,6 +34,17 @@ class CancelAfter(threading.Event):
         return super().is_set()
 
 
+def stopped_at(stage: str) -> list:
+    """The records of a TILED run with stages, its cancel set at the first stage record starting ``stage``."""
+    cancel = threading.Event()
+    records = []
+    for p in stylize_steps(CONTENT, STYLE, TILED, cancel=cancel, stages=True):
+        records.append(p)
+        if p.stage.startswith(stage):
+            cancel.set()
+    return records
+
+
 def test_stage_records_say_what_the_run_does():
     """With stages, a record before each long piece that is not a step; the steps are the plan's."""
     records = list(stylize_steps(CONTENT, [STYLE, STYLE[::-1]], TILED, stages=True))
@@ -94,12 +105,7 @@ def test_a_stop_before_the_first_step_renders_nothing(monkeypatch):
     rendered = []
     render = run.render
     monkeypatch.setattr(run, "render", lambda *args: rendered.append(args) or render(*args))
-    cancel = threading.Event()
-    records = []
-    for p in stylize_steps(CONTENT, STYLE, TILED, cancel=cancel, stages=True):
-        records.append(p)
-        if p.stage.startswith("computing style targets"):
-            cancel.set()
+    records = stopped_at("computing style targets")
     assert records[-1].stage == STOPPED and records[-1].step == 0 and records[-1].image is None
     assert rendered == []
 
@@ -107,12 +113,7 @@ def test_a_stop_before_the_first_step_renders_nothing(monkeypatch):
 def test_cancel_between_stages_and_after_a_stack_slice():
     """Setting cancel while the generator waits at a stage record ends it at the next one; a stack stops
     after the current slice's stopped record, keeping the finished slices."""
-    cancel = threading.Event()
-    records = []
-    for p in stylize_steps(CONTENT, STYLE, TILED, cancel=cancel, stages=True):
-        records.append(p)
-        if p.stage.startswith("computing content targets (scale 2"):
-            cancel.set()
+    records = stopped_at("computing content targets (scale 2")
     assert records[-1].stage == STOPPED and records[-1].image.shape == (72, 96, 3)
     stack = np.stack([CONTENT, CONTENT[::-1]])
     cancel = CancelAfter(10**9)
