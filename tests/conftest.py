@@ -1,10 +1,11 @@
-"""Shared fixtures and helpers: the widget docked in a real viewer through the plugin manifest, its output
-layer, the error notifications since a point."""
+"""Shared fixtures and helpers: the widget docked in a real viewer through the plugin manifest (and a small
+astronaut × Hubble pair docked so), its output layer, the error notifications since a point."""
 
 from __future__ import annotations
 
 import pytest
 from napari.utils.notifications import NotificationSeverity, notification_manager
+from skimage import data
 
 from napari_neural_style.widget import METADATA_KEY
 
@@ -34,6 +35,13 @@ def docked(make_napari_viewer, qtbot):
     for widget in widgets:
         widget.shutdown()
         qtbot.waitUntil(lambda w=widget: w.worker is None, timeout=SHUTDOWN_TIMEOUT_MS)
+
+
+@pytest.fixture
+def viewer_widget(docked):
+    """A viewer with content 'a' (128² RGB) and style 'b' (55×63 RGB), and the widget docked via the manifest."""
+    return docked({"a": (data.astronaut()[::4, ::4], {}), "b": (data.hubble_deep_field()[::16, ::16], {})},
+                  "a", "b", size=64, steps=10, preview_every=2, scales=1)
 
 
 def outputs(viewer) -> list:

@@ -20,13 +20,6 @@ from napari_neural_style.widget import METADATA_KEY, StyleTransferWidget, params
 RUN_TIMEOUT_MS = 120_000
 
 
-@pytest.fixture
-def viewer_widget(docked):
-    """A viewer with content 'a' (128² RGB) and style 'b' (55×63 RGB), and the widget docked via the manifest."""
-    return docked({"a": (data.astronaut()[::4, ::4], {}), "b": (data.hubble_deep_field()[::16, ::16], {})},
-                  "a", "b", size=64, steps=10, preview_every=2, scales=1)
-
-
 def test_widget_loads_through_manifest(viewer_widget):
     _, widget = viewer_widget
     assert isinstance(widget, StyleTransferWidget)

@@ -23,13 +23,6 @@ DOCK_WIDTH = 400  # pixels: at most, at napari's default font (it opened 660 wid
 OPEN_GAP_S = 0.25  # seconds: the event loop's longest stall from the menu click to a ready widget
 
 
-@pytest.fixture
-def viewer_widget(docked):
-    """A viewer with content 'a' (128² RGB) and style 'b' (55×63 RGB), and the widget docked via the manifest."""
-    return docked({"a": (data.astronaut()[::4, ::4], {}), "b": (data.hubble_deep_field()[::16, ::16], {})},
-                  "a", "b", size=64, steps=10, preview_every=2, scales=1)
-
-
 def test_the_dock_opens_narrow_and_scrolls_instead_of_growing_the_window(viewer_widget, qtbot):
     """The dock asks for a narrow width; advanced settings scroll inside it instead of growing the window past
     the screen, and unticking them gives the height back."""
