@@ -90,24 +90,33 @@ def test_pickers_follow_layers(viewer_widget):
 
 
 def test_run_streams_previews_and_records(viewer_widget, qtbot):
+    """A preview every 2 of 10 steps; the layer takes the first and the last, and others at most every SHOW_S
+    (each repaints the window: in software OpenGL a fast run's previews took a core from it)."""
+    from napari_neural_style.session import SHOW_S
+
     viewer, widget = viewer_widget
     inputs = {name: viewer.layers[name].data.copy() for name in ("a", "b")}
-    snapshots: list[np.ndarray] = []
+    previews: list[int] = []
+    shown: list[tuple[int, float, np.ndarray]] = []  # step, time, the layer's data: each new image shown
 
     def snapshot(progress) -> None:  # runs after the widget's own handler
         if progress.image is not None:
-            snapshots.append(output(viewer).data.copy())
+            previews.append(progress.step)
+            data = output(viewer).data
+            if not shown or not np.array_equal(shown[-1][2], data):
+                shown.append((progress.step, time.monotonic(), data.copy()))
 
     widget.run_button.clicked.emit()
     assert widget.worker is not None and not widget.run_button.enabled and widget.stop_button.enabled
     widget.worker.yielded.connect(snapshot)
     qtbot.waitUntil(lambda: widget.worker is None, timeout=RUN_TIMEOUT_MS)
 
-    assert len(snapshots) == 5  # every 2 of 10 steps
-    assert all(not np.array_equal(x, y) for x, y in pairwise(snapshots))
+    assert previews == [2, 4, 6, 8, 10]
+    assert shown[0][0] == 2 and shown[-1][0] == 10
+    assert all(b[1] - a[1] >= SHOW_S - 0.05 for a, b in pairwise(shown[:-1]))
     out = output(viewer)
     assert out.name == "a × b" and out.rgb and out.data.dtype == np.float32 and out.data.shape == (64, 64, 3)
-    assert np.array_equal(out.data, snapshots[-1])
+    assert np.array_equal(out.data, shown[-1][2])
     assert [layer.name for layer in viewer.layers] == ["a", "b", "a × b"]
     content = viewer.layers["a"]
     assert np.allclose(out.scale * 64, content.scale * 128)

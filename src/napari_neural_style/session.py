@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 METADATA_KEY = "neural_style"
 PACKAGE = Path(__file__).resolve().parent
+SHOW_S = 0.5  # a run repaints at most this often: each preview (the last step's always) and, in the dock, its
+# status, progress and loss plot; in software OpenGL every repaint composites the whole window
 
 
 class Session:
@@ -53,6 +55,7 @@ class Session:
         self.content_shape, self.replaces = np.shape(inputs.content_data), replaces
         self.output: Image | None = None
         self.shown = False  # the output layer has its first image
+        self._previewed = -SHOW_S  # time.monotonic() of the last preview shown
         self.last: Progress | None = None
         self.steps = 0
         self.losses: dict[str, float] = {}
@@ -131,10 +134,19 @@ class Session:
         if p.index and p.stack is not None:
             # a cluster's slices land as workers finish them, in any order: all are shown, those to come black
             self._show(p.stack if self.scheduler else p.stack[:self._rows(self._finished(p))])
-        elif not p.index and p.image is not None:
+        elif not p.index and p.image is not None and self._preview_due(p):
             self._show(p.image.reshape((1,) * self.lead + p.image.shape))
         self.record()
         self.on_step(p)
+
+    def _preview_due(self, p: Progress) -> bool:
+        """Whether step ``p``'s preview goes to the layer: the last step's always, others at most every
+        ``SHOW_S`` (a fast run's previews would otherwise take a core from it, repainting the window)."""
+        now = time.monotonic()
+        if p.done or now - self._previewed >= SHOW_S:
+            self._previewed = now
+            return True
+        return False
 
     def _position(self, p: Progress) -> int:
         """Step ``p``'s slice, counted from 0 in the order a whole-stack run takes them."""

@@ -38,7 +38,7 @@ from .estimates import CALIBRATING, Calibrations, estimate
 from .layers import RunInputs, full_shape, read_inputs
 from .options import INIT_CHOICES, PRESET_LABELS, help_text
 from .reuse import continue_params, control_values
-from .session import METADATA_KEY, Session
+from .session import METADATA_KEY, SHOW_S, Session
 
 if TYPE_CHECKING:
     import napari
@@ -57,7 +57,7 @@ ADVANCED = ("style_loss", "tv_weight", "optimizer", "init", "seed", "scales", "p
 RANGE = ("slice_start", "slice_stop")  # shown with 'whole stack'
 MAX_SLICES = 1 << 30  # the range controls' bound before a stack is chosen
 SHUTDOWN_WAIT_S = 5.0
-SHOW_MS = 500  # a run's status line, progress bar and loss plot are repainted together at most this often
+SHOW_MS = round(1000 * SHOW_S)  # a run's status line, progress bar and loss plot repaint together at most so often
 MORE_STYLES_HEIGHT = 72  # pixels: about four rows
 CUSTOM = "custom"  # the preset picker when size, steps and scales match no preset
 # Deliberate departures from StyleParams' defaults (which suit the CLI's final outputs):
