@@ -55,7 +55,7 @@ def test_weights_path_of_existing_file_is_accepted(tmp_path):
     ({"seed": -1}, "seed must be between 0 and"),
     ({"preview_every": -1}, "preview_every must be between 0 and"),
     ({"optimizer": "sgd"}, "optimizer must be one of lbfgs, adam, got 'sgd'"),
-    ({"init": "zeros"}, "init must be one of content, palette, noise, image"),
+    ({"init": "zeros"}, "init must be one of content, palette, tones, noise, image"),
     ({"preserve_color": "yes"}, "preserve_color must be one of none, luminance, histogram"),
     ({"pooling": "min"}, "pooling must be one of max, avg"),
     ({"precision": "fp16"}, "precision must be one of auto, fp32, bf16"),

@@ -319,7 +319,7 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def _read_init(value: str) -> np.ndarray:
     if not Path(value).is_file():
-        raise CliError(f"--init {value}: use palette, content, noise or the path of an existing image")
+        raise CliError(f"--init {value}: use {', '.join(INIT_CHOICES)} or the path of an existing image")
     return read_image(Path(value), "init")
 
 

@@ -1,4 +1,5 @@
-"""Colour preservation after Gatys et al. 2017: luminance-only transfer and colour-histogram matching."""
+"""Colour preservation after Gatys et al. 2017 (luminance-only transfer, colour-histogram matching) and the
+palette start."""
 
 from __future__ import annotations
 
@@ -41,17 +42,28 @@ def match_histogram(style: np.ndarray, content: np.ndarray) -> np.ndarray:
 
 
 def palette(content: np.ndarray, styles: Sequence[np.ndarray], blend: Sequence[float],
-            labels: np.ndarray | None = None, regions: Sequence[int] = ()) -> np.ndarray:
+            labels: np.ndarray | None = None, regions: Sequence[int] = (), only_tones: bool = False) -> np.ndarray:
     """``content`` (Y, X, 3) recoloured to the styles' colours: to the blend of their pixel distributions'
-    means and covariances, or with ``labels`` each region k to style k's (label 0 keeps its colours)."""
+    means and covariances, or with ``labels`` each region k to style k's (label 0 keeps its colours). With
+    ``only_tones``, only its light and dark in those colours (:func:`tones`)."""
+    move = tones if only_tones else recolour
     if labels is None:
-        return recolour(content, _mixture([colour_stats(s) for s in styles], blend))
+        return move(content, _mixture([colour_stats(s) for s in styles], blend))
     out = content.copy()
     for k in regions:
         inside = labels == k
         if inside.sum() > 1:
-            out[inside] = recolour(content[inside], colour_stats(styles[k - 1]))
+            out[inside] = move(content[inside], colour_stats(styles[k - 1]))
     return out
+
+
+def tones(rgb: np.ndarray, target: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """``rgb`` (…, 3) as light and dark only, in the ``target`` (mean, covariance) colours: the luminance of
+    ``rgb`` recoloured to the target, with the chroma of the target's mean everywhere. No hue of the photo's
+    is left, only its tones (a blue sky under the Scream, recoloured, starts teal and stays so; from its
+    tones the run paints it orange), but the run needs more steps to settle."""
+    y = luminance(recolour(rgb, target))
+    return with_chroma(y, np.broadcast_to(target[0].astype(np.float32), rgb.shape))
 
 
 def colour_stats(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

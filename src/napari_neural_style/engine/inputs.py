@@ -52,8 +52,8 @@ class Inputs:
                 raise ValueError("init='image' needs an init_image")
             init = to_plane(init_image, "init", p.intensity, p.percentiles).rgb
         net_content, net_styles, luminance_only = _network_side(plane, styles, p.preserve_color)
-        if p.init == "palette" and init is None and not luminance_only:
-            init = color.palette(net_content, net_styles, blend, lab, regions)
+        if p.init in ("palette", "tones") and init is None and not luminance_only:
+            init = color.palette(net_content, net_styles, blend, lab, regions, only_tones=p.init == "tones")
         return cls(plane, styles, tuple(b / sum(blend) for b in blend), lab, regions, init, net_content,
                    net_styles, luminance_only)
 

@@ -22,7 +22,7 @@ STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 CONTENT_LAYERS = ("relu4_2",)
 WEIGHT_SOURCES = ("caffe", "torchvision")
 OPTIMIZERS = ("lbfgs", "adam")
-INITS = ("content", "palette", "noise", "image")
+INITS = ("content", "palette", "tones", "noise", "image")
 PRESERVE_COLOR = ("none", "luminance", "histogram")
 POOLINGS = ("max", "avg")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -61,6 +61,9 @@ class StyleParams:
     ``init="palette"`` (default) starts from the content recoloured to the style's colour mean and
     covariance (the blend's, or each labelled region's own style's; the content itself when its colours are
     preserved): with few steps from the plain content the photo's colours stayed where the painting has none.
+    ``"tones"`` keeps only the content's light and dark, in the chroma of the style's mean colour (no hue of
+    the photo's left: a blue sky under the Scream is painted orange), but settles more slowly (few steps:
+    tile seams, a chained stack's first slices still moving).
 
     Stacks (content with leading z/t axes) run slice by slice in C order. ``stack_init="flow"`` (default)
     starts each slice after the first from the previous slice's result warped along the optical flow
