@@ -44,6 +44,11 @@ def viewer_widget(docked):
                   "a", "b", size=64, steps=10, preview_every=2, scales=1)
 
 
+def stepping(widget, steps: int = 1) -> bool:
+    """The widget's run has made ``steps`` steps (its status line shows them at most every SHOW_S)."""
+    return widget.session is not None and widget.session.steps >= steps
+
+
 def outputs(viewer) -> list:
     """The viewer's output layers (those carrying run metadata), bottom to top."""
     return [layer for layer in viewer.layers if METADATA_KEY in layer.metadata]

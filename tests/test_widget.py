@@ -8,7 +8,7 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
-from conftest import PLUGIN, notifications_since, output, outputs
+from conftest import PLUGIN, notifications_since, output, outputs, stepping
 from napari.utils.notifications import NotificationSeverity, notification_manager
 from qtpy.QtCore import QTimer
 from skimage import data
@@ -170,7 +170,7 @@ def test_stop_keeps_the_current_image(viewer_widget, qtbot):
     viewer, widget = viewer_widget
     widget.steps.value, widget.preview_every.value = 500, 0
     widget.run_button.clicked.emit()
-    qtbot.waitUntil(lambda: widget.session is not None and widget.session.steps >= 3, timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: stepping(widget, 3), timeout=RUN_TIMEOUT_MS)
     widget.stop_button.clicked.emit()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=30_000)
     out = output(viewer)
@@ -221,7 +221,7 @@ def test_closing_the_dock_stops_the_run(viewer_widget, qtbot):
     widget.steps.value = 500
     widget.run_button.clicked.emit()
     worker = widget.worker
-    qtbot.waitUntil(lambda: widget.status.value.startswith("step"), timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: stepping(widget), timeout=RUN_TIMEOUT_MS)
     viewer.window.remove_dock_widget(widget.native)  # what the dock's close button does
     qtbot.waitUntil(lambda: not worker.is_running, timeout=30_000)
     assert output(viewer).metadata[METADATA_KEY]["stopped"] is True
@@ -238,7 +238,7 @@ def test_only_the_plugins_own_warnings_show_once(viewer_widget, qtbot):
     widget.steps.value = 40
     n = len(notification_manager.records)
     widget.run_button.clicked.emit()
-    qtbot.waitUntil(lambda: widget.status.value.startswith("step"), timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: stepping(widget), timeout=RUN_TIMEOUT_MS)
 
     def other_thread() -> None:
         for _ in range(5):
@@ -264,7 +264,7 @@ def test_other_warnings_during_a_run_reach_the_usual_hook(viewer_widget, qtbot, 
     monkeypatch.setattr(warnings, "showwarning", lambda message, category, *_: seen.append((str(message), category)))
     widget.steps.value = 40
     widget.run_button.clicked.emit()
-    qtbot.waitUntil(lambda: widget.status.value.startswith("step"), timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: stepping(widget), timeout=RUN_TIMEOUT_MS)
 
     def warn(what: str) -> None:
         for _ in range(3):
@@ -475,7 +475,7 @@ def test_removing_an_input_ends_the_run(viewer_widget, qtbot):
     viewer, widget = viewer_widget
     widget.steps.value = 500
     widget.run_button.clicked.emit()
-    qtbot.waitUntil(lambda: widget.status.value.startswith("step"), timeout=RUN_TIMEOUT_MS)  # Stop is at once now
+    qtbot.waitUntil(lambda: stepping(widget), timeout=RUN_TIMEOUT_MS)  # Stop is at once now
     viewer.layers.remove("b")
     qtbot.waitUntil(lambda: widget.worker is None, timeout=30_000)
     meta = output(viewer).metadata[METADATA_KEY]
@@ -490,7 +490,7 @@ def test_closing_the_viewer_ends_the_run(make_napari_viewer, qtbot):
     widget.size.value, widget.steps.value, widget.scales.value = 64, 500, 1
     widget.run_button.clicked.emit()
     worker = widget.worker
-    qtbot.waitUntil(lambda: widget.status.value.startswith("step"), timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: stepping(widget), timeout=RUN_TIMEOUT_MS)
     viewer.close()
     qtbot.waitUntil(lambda: not worker.is_running, timeout=30_000)
     qtbot.waitUntil(lambda: widget.worker is None, timeout=30_000)

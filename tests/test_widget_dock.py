@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PLUGIN, notifications_since
+from conftest import PLUGIN, notifications_since, stepping
 from napari.utils import progress
 from napari.utils.notifications import notification_manager
 from qtpy.QtWidgets import QApplication, QScrollArea
@@ -69,7 +69,7 @@ def test_removing_the_content_mid_run_leaves_its_picker_empty(viewer_widget, qtb
     viewer, widget = viewer_widget
     widget.steps.value = 500
     widget.run_button.clicked.emit()
-    qtbot.waitUntil(lambda: widget.status.value.startswith("step"), timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: stepping(widget), timeout=RUN_TIMEOUT_MS)
     viewer.layers.remove("a")
     qtbot.waitUntil(lambda: widget.worker is None, timeout=30_000)
     assert widget.content.value is None and widget.style.value is viewer.layers["b"]

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 METADATA_KEY = "neural_style"
 PACKAGE = Path(__file__).resolve().parent
-SHOW_S = 0.5  # a run repaints at most this often: each preview (the last step's always) and, in the dock, its
+SHOW_S = 1.0  # a run repaints at most this often: each preview (the last step's always) and, in the dock, its
 # status, progress and loss plot; in software OpenGL every repaint composites the whole window
 
 
