@@ -72,15 +72,35 @@ def test_the_term_is_deterministic_and_its_sample_close_to_all_positions():
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(sliced, "SORTED", 1 << 40)
         full = float(SlicedStyle(weights, 0)(feats, targets))
-    mp = pytest.MonkeyPatch()
-    mp.setattr(sliced, "SORTED", 1 << 14)  # relu1_1 (64 directions, 4096 positions): 1 in 16
-    try:
-        term = SlicedStyle(weights, 0)
-        first, again = float(term(feats, targets)), float(term(feats, targets))
-    finally:
-        mp.undo()
+    assert sliced.budget(SIDE) == 1 << 14  # relu1_1 (64 directions, 4096 positions): 1 in 16
+    term = SlicedStyle(weights, 0)
+    first, again = float(term(feats, targets)), float(term(feats, targets))
     assert first == again and term.samples["relu1_1"] is not None and term.samples["relu5_1"] is None
     assert first == pytest.approx(full, rel=0.1)
+
+
+def test_each_layer_sorts_the_same_share_of_its_positions_at_every_scale():
+    """Below 512 px the budget follows the area: a coarse scale's step costs as much more than a Gram step as
+    a fine one's; the pixels' colours are sorted whole (within SORTED)."""
+    g = torch.Generator().manual_seed(0)
+    shares = {}
+    for side in (128, 256, 512, 1024):
+        h = side * 3 // 4
+        feats = {"relu1_1": torch.randn(1, 64, h, side, generator=g),
+                 "relu3_1": torch.randn(1, 256, h // 4, side // 4, generator=g), RGB: torch.rand(1, 3, h, side)}
+        with torch.inference_mode():
+            targets = Slicer(0, side, CPU).targets([feats])
+        term = SlicedStyle(dict.fromkeys(feats, 1.0), 0)
+        term(feats, targets)
+        shares[side] = {k: 1.0 if term.samples[k] is None else len(term.samples[k]) / (f.shape[-2] * f.shape[-1])
+                        for k, f in feats.items()}
+        assert (term.samples[RGB] is None) == (side <= 256)  # 16 directions: all of up to 2^16 pixels
+    for layer in ("relu1_1", "relu3_1"):
+        assert shares[128][layer] == pytest.approx(shares[512][layer], rel=0.35), layer
+        assert shares[256][layer] == pytest.approx(shares[512][layer], rel=0.35), layer
+        assert shares[512][layer] < 1
+    assert shares[1024]["relu1_1"] < shares[512]["relu1_1"] / 3  # above 512 px: at most SORTED
+    assert sliced.budget(128) == sliced.SORTED // 16 and sliced.budget(4096) == sliced.SORTED
 
 
 def test_tiled_style_targets_match_the_whole_image():
@@ -150,9 +170,9 @@ def test_a_stack_follows_the_flow():
     assert np.abs(out - stack).mean() > 0.01
 
 
-def test_a_guide_of_ones_is_no_guide_also_on_a_sample(monkeypatch):
-    """The weighted (region) path and the plain one agree, with large layers sampled."""
-    monkeypatch.setattr(sliced, "SORTED", 1 << 14)
+def test_a_guide_of_ones_is_no_guide_also_on_a_sample():
+    """The weighted (region) path and the plain one agree, with large layers sampled (at 64 px relu1_1 1 in
+    16)."""
     feats, style = extract(CONTENT, STYLE_LAYERS), extract(DOTS, STYLE_LAYERS)
     with torch.inference_mode():
         targets = Slicer(0, SIDE, CPU).targets([style])

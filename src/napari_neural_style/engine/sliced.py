@@ -16,11 +16,12 @@ import numpy as np
 import torch
 
 from .losses import positions, quantile_table, sliced_loss
+from .params import FINE_SIZE
 
 RGB = "rgb"  # the pixel-colour term's layer: the image's RGB values as a 3-channel feature map
 MIN_DIRECTIONS = 16  # directions per layer: as many as its channels (as Heitz et al.), at least this many
 TABLE_SIZE = 1 << 15  # quantiles kept of the style's projections per direction
-SORTED = 1 << 20  # projections of the output sorted per layer and step at most: larger layers are sampled
+SORTED = 1 << 20  # projections of the output sorted per layer and step at most (below 512 px: budget())
 SW_SCALE = 2.0  # × the relative sliced distances: at style_weight 45 as stylised as Gram was at 15 (512 px,
 # tubingen × starry night: content score 0.73 against Gram's 0.70 then; 6 × 15 = 2 × 45)
 RGB_SHARE = 1.0  # the pixel-colour term's weight, as a share of the style layers' total weight
@@ -100,11 +101,11 @@ class SlicedStyle:
     guide)``: Σ_l w_l · sliced distance of layer l's positions to the style's, over ``layer_weights`` (the
     style layers and :data:`RGB`), × SW_SCALE.
 
-    A layer whose P positions on D directions exceed :data:`SORTED` values is compared at a fixed sample of
-    about SORTED / D positions, drawn once from ``seed`` (L-BFGS needs the same objective at every step): one
-    at a random place in each s × s cell of its grid, s = ⌈√(P·D / SORTED)⌉ (at 512 × 384 px relu1_1 1 in
-    16, relu2_1 1 in 9, relu3_1 and relu4_1 1 in 4, relu5_1 all). The style's table (all of the style's
-    positions) is resampled once to each sample's size."""
+    A layer whose P positions on D directions exceed its budget of values (:func:`budget`) is compared at a
+    fixed sample of about budget / D positions, drawn once from ``seed`` (L-BFGS needs the same objective at
+    every step): one at a random place in each s × s cell of its grid, s = ⌈√(P·D / budget)⌉ (at 512 × 384 px
+    relu1_1 1 in 16, relu2_1 1 in 9, relu3_1 and relu4_1 1 in 4, relu5_1 all; the same shares at every
+    scale). The style's table (all of the style's positions) is resampled once to each sample's size."""
 
     def __init__(self, layer_weights: Mapping[str, float], seed: int) -> None:
         self.layer_weights = dict(layer_weights)
@@ -115,9 +116,10 @@ class SlicedStyle:
     def __call__(self, features: Mapping[str, torch.Tensor], targets: Mapping[str, Sliced], key: int = 0,
                  guide: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
         total = torch.zeros((), device=next(iter(features.values())).device)
+        side = max(max(f.shape[-2:]) for f in features.values())  # the image's (its pixels are a layer)
         for layer, weight in self.layer_weights.items():
             f, t = features[layer], targets[layer]
-            index = self._sample(layer, f, t.directions.shape[1])
+            index = self._sample(layer, f, t.directions.shape[1], side)
             weights = None if guide is None else guide[layer].reshape(-1)
             if index is not None and weights is not None:
                 weights = weights[index]
@@ -126,15 +128,27 @@ class SlicedStyle:
             total = total + weight / t.scale * sliced_loss(x, table, weights)
         return SW_SCALE * total
 
-    def _sample(self, layer: str, f: torch.Tensor, directions: int) -> torch.Tensor | None:
+    def _sample(self, layer: str, f: torch.Tensor, directions: int, side: int) -> torch.Tensor | None:
         if layer not in self.samples:
-            self.samples[layer] = sample(f.shape[-2], f.shape[-1], SORTED // directions, self.generator, f.device)
+            values = SORTED if layer == RGB else budget(side)
+            self.samples[layer] = sample(f.shape[-2], f.shape[-1], values // directions, self.generator, f.device)
         return self.samples[layer]
 
     def _resampled(self, key: int, layer: str, table: torch.Tensor, n: int) -> torch.Tensor:
         if (key, layer) not in self.resampled:
             self.resampled[key, layer] = quantile_table([(table, 1.0)], n)
         return self.resampled[key, layer]
+
+
+def budget(side: int) -> int:
+    """Projections of the output sorted per style layer and step, for an image (or tile) whose long side is
+    ``side``: :data:`SORTED` from 512 px up, in proportion to the area below (at 128 px a sixteenth), so that
+    each layer's share of positions, and the term's cost relative to the network's, is the same at every
+    scale. Sorting all of a 128-px scale's positions made its steps 2.0 × a Gram step (now 1.1 ×; at 256 px
+    1.8 → 1.2 ×, bf16, ``bench_sw_step.py``), and the default sw run 1.3 × Gram's wall time (now 1.0 ×). The
+    pixels' colours (16 directions) keep :data:`SORTED`: with the budget too their distance to the
+    painting's tripled (0.16 → 0.50, ten pairs), without it 0.24."""
+    return int(SORTED * min(1.0, (side / FINE_SIZE) ** 2))
 
 
 def project(features: torch.Tensor, directions: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
