@@ -125,3 +125,20 @@ def test_from_the_tones_the_photos_hues_do_not_return() -> None:
     assert tones_hue < palette_hue - 0.2, (tones_hue, palette_hue)
     assert tones_light > 0.7, tones_light
 
+
+
+def test_from_the_tones_finer_scales_start_sharp() -> None:
+    """Each finer scale starts from the tones start, sharp, plus the coarser result's changes (as from the
+    palette), not from the coarser result blurred up: the output's edges follow the content's as closely
+    (correlation of luminance gradient magnitudes 0.85 from either; blurred up, tones gave 0.55)."""
+    from napari_neural_style.engine.color import luminance
+
+    content, style = _small(data.astronaut(), 96), _small(data.coffee(), 96)
+
+    def edges(init: str) -> float:
+        out = list(stylize_steps(content, style, StyleParams(size=96, steps=12, init=init, preview_every=0)))[-1].image
+        g = [np.hypot(*np.gradient(luminance(a))) for a in (out, content)]
+        return float(np.corrcoef(g[0].ravel(), g[1].ravel())[0, 1])
+
+    tones, palette = edges("tones"), edges("palette")
+    assert tones > 0.75 and tones > palette - 0.05, (tones, palette)

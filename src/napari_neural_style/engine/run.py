@@ -224,13 +224,12 @@ class Run:
                         current=current)
 
     def _upsample(self, image: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-        """The next scale's start. From the content (or its recolouring): that start, sharp, at this scale plus
-        the coarse result's changes to it, upsampled (a plain upsample would start blurred); else a plain
-        upsample."""
-        if self.p.init not in ("content", "palette"):
+        """The next scale's start. From the content, the palette or the tones: that start, sharp, at this scale
+        plus the coarse result's changes to it, upsampled (a plain upsample would start blurred); else (noise,
+        a given image) a plain upsample."""
+        if self.p.init not in ("content", "palette", "tones"):
             return resize(image, shape)
-        base = self.inputs.init if self.p.init == "palette" and self.inputs.init is not None \
-            else self.inputs.net_content
+        base = self.inputs.net_content if self.p.init == "content" or self.inputs.init is None else self.inputs.init
         change = image - self._tensor(base, tuple(image.shape[-2:]))
         return (self._tensor(base, shape) + resize(change, shape)).clamp(0.0, 1.0)
 
