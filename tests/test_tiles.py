@@ -83,11 +83,13 @@ def _seamless(out: np.ndarray, edges: list[int]) -> bool:
 
 
 def test_tiled_run_has_no_seams():
-    """A whole-image coarse pass, then 3×3 tiles of 48 px: nothing stands out along the tile borders."""
+    """A whole-image coarse pass, then 3×3 tiles of 48 px: nothing stands out along the tile borders. From the
+    palette start: after the tones start's 6 coarse steps the picture still varies so much from line to line
+    that the check below no longer sees a 0.05 step it must see."""
     content = _photo("content", "tubingen.jpg", 96)
     style = _photo("style", "starry_night.jpg", 96)
     params = StyleParams(size=96, steps=10, scales=2, scale_steps=(4, 1),  # 6 + 4: at 96 px the finest share ×2
-                         tile_size=48, tile_overlap=16, preview_every=0)
+                         tile_size=48, tile_overlap=16, preview_every=0, init="palette")
     seen = list(stylize_steps(content, style, params))
     assert [p.tiles for p in seen] == [0] * 6 + [9] * 36  # 6 coarse steps, then 4 per tile
     assert seen[-1].total == len(seen) and [p.tile for p in seen[6::4]] == list(range(1, 10))

@@ -17,7 +17,7 @@ class Option:
     choices: tuple[str, ...] | None = None
 
 
-INIT_CHOICES = ("palette", "tones", "content", "noise")  # plus "image" with an image given (the CLI: a path)
+INIT_CHOICES = ("tones", "palette", "content", "noise")  # plus "image" with an image given (the CLI: a path)
 PRESET_LABELS = {"quick": "quick look", "balanced": "balanced", "best": "best"}
 
 OPTIONS: dict[str, Option] = {
@@ -29,8 +29,8 @@ OPTIONS: dict[str, Option] = {
                          "each layer's features and of the pixels' colours, Heitz et al. 2021)", STYLE_LOSSES),
     "tv_weight": Option("smoothness (total variation) loss weight, e.g. 1e-3"),
     "optimizer": Option("optimiser: L-BFGS (few sharp steps) or Adam", OPTIMIZERS),
-    "init": Option("start from the content recoloured to the style's colours (palette), its light and dark "
-                   "only in the style's colours (tones), the content as it is, or noise", INIT_CHOICES),
+    "init": Option("start from the content's light and dark only, in the style's colours (tones), the content "
+                   "recoloured to the style's colours (palette), the content as it is, or noise", INIT_CHOICES),
     "seed": Option("random seed (noise init)"),
     "scales": Option("coarse-to-fine levels, each half the side of the next"),
     "preserve_color": Option("keep the content's colours: its luminance only, or matched histograms",
