@@ -46,7 +46,7 @@ def test_presets_with_honest_time_estimates(docked, qtbot):
     "calibrating…" until a pass of the network has been timed, and then within ×3 of a real run's."""
     from napari_neural_style.engine import timing
 
-    timing._calibrated.cache_clear()
+    timing._calibrated.clear()
     viewer, widget = docked({"a": (data.astronaut()[::4, ::4], {}), "b": (data.hubble_deep_field()[::16, ::16], {})},
                             "a", "b")
     controls = lambda: tuple(widget[name].value for name in ("size", "steps", "scales"))  # noqa: E731

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from conftest import outputs
 from skimage import data
@@ -26,3 +30,15 @@ def test_stop_during_style_targets_ends_at_once(docked, qtbot):
     assert time.perf_counter() - start < STOP_S
     assert widget.status.value == "stopped before the first step" and outputs(viewer) == []
 
+
+
+def test_closing_napari_mid_run_exits_cleanly(tmp_path):
+    """In a napari process of its own: closing napari while a run steps and the network is being timed in the
+    background, then exiting as napari does, ends the process cleanly. It aborted ("terminate called without
+    an active exception", exit status 134): Python killed the timing's daemon thread inside torch at exit."""
+    env = {**os.environ, "NAPARI_CONFIG": str(tmp_path / "settings.yaml")}  # not the user's napari settings
+    probe = subprocess.run([sys.executable, str(Path(__file__).with_name("close_mid_run_napari.py"))],
+                           capture_output=True, text=True, timeout=600, env=env)
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    assert "timing the network: True" in probe.stdout, probe.stdout  # closed while it was timing
+    assert "terminate called" not in probe.stderr

@@ -21,29 +21,41 @@ CALIBRATING = "calibrating…"
 
 
 class Calibrations:
-    """Each device's :class:`PassCost`, measured on first request in a daemon thread that first loads the
-    default network (so it is ready before Run); ``on_ready`` is called in the GUI thread when one is in."""
+    """Each device's :class:`PassCost`, measured on first request in a thread that first loads the default
+    network (so it is ready before Run); ``on_ready`` is called in the GUI thread when one is in.
+
+    The threads are not daemons and :meth:`close` ends their timing within a layer: Python waits for them at
+    exit, where a daemon thread inside torch was killed mid-call and aborted the process ("terminate called
+    without an active exception" when napari was closed while calibrating)."""
 
     def __init__(self, on_ready: Callable[[], None]) -> None:
         self.on_ready = on_ready
         self.costs: dict[str, PassCost | None] = {}  # None: the network could not be loaded or timed
         self.pending: set[str] = set()
+        self.closing = threading.Event()
 
     def cost(self, device: str) -> PassCost | None:
-        """The device's cost if measured; else None, and the measurement starts unless under way."""
-        if device not in self.costs and device not in self.pending:
+        """The device's cost if measured; else None, and the measurement starts unless under way or closed."""
+        if device not in self.costs and device not in self.pending and not self.closing.is_set():
             self.pending.add(device)
-            threading.Thread(target=self._measure, args=(device,), name="neural-style preload", daemon=True).start()
+            threading.Thread(target=self._measure, args=(device,), name="neural-style preload").start()
         return self.costs.get(device)
 
+    def close(self) -> None:
+        """Stop measuring: a load under way finishes (1-2 s, it cannot be interrupted), timing ends."""
+        self.closing.set()
+
     def _measure(self, device: str) -> None:
+        from .engine.cancel import Stopped
         from .engine.network import preload
         from .engine.timing import calibrate
 
         weights = StyleParams().weights
         preload(weights, device)
         try:
-            cost = calibrate(weights, device)
+            cost = calibrate(weights, device, cancel=self.closing)
+        except Stopped:
+            return
         except (ValueError, RuntimeError):  # no network to time (e.g. its weights are missing): no estimate
             cost = None
         self._measured(device, cost)

@@ -166,7 +166,8 @@ class StyleTransferWidget(Container):
         interpreter for stretches, and napari would stall if that overlapped with building and docking it."""
         if self._alive:
             self._background = True
-            threading.Thread(target=self._list_devices, name="neural-style devices", daemon=True).start()
+            threading.Thread(target=self._list_devices, name="neural-style devices").start()  # not a daemon: see
+            # Calibrations (a daemon killed at exit inside torch's import aborts the process)
             self._update_estimate()
 
     def _plot(self) -> LossPlot:
@@ -429,7 +430,9 @@ class StyleTransferWidget(Container):
         self.shutdown()
 
     def shutdown(self, wait_s: float = SHUTDOWN_WAIT_S) -> None:
-        """Stop the run, if any, and wait up to ``wait_s`` for its thread to finish its step."""
+        """Stop timing the network and the run, if any, and wait up to ``wait_s`` for the run's thread to
+        finish its step."""
+        self.calibrations.close()
         if self.session is not None:
             self.session.wait(wait_s)
 

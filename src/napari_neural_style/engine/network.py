@@ -216,12 +216,13 @@ def preload(weights: str = "caffe", device: str = "auto") -> None:
 
 
 def load_or_stop(weights: str, device: torch.device, cancel: Cancel) -> None:
-    """Load (and cache) the network in a daemon thread and wait for it; :class:`.cancel.Stopped` as soon as
+    """Load (and cache) the network in a thread and wait for it; :class:`.cancel.Stopped` as soon as
     ``cancel`` is set: a load cannot be interrupted, and a stop must not wait for it (the thread finishes
-    and caches the network for the next run). Without ``cancel``, nothing (the run loads it itself)."""
+    and caches the network for the next run). Not a daemon: at exit Python waits for it (1-2 s), where a
+    daemon killed inside torch aborts the process. Without ``cancel``, nothing (the run loads it itself)."""
     if cancel is None:
         return
-    loading = threading.Thread(target=preload, args=(weights, str(device)), name="neural-style load", daemon=True)
+    loading = threading.Thread(target=preload, args=(weights, str(device)), name="neural-style load")
     loading.start()
     while loading.is_alive():
         if cancel.wait(LOAD_POLL_S):

@@ -10,7 +10,6 @@ long the done ones of that kind really took. torch is imported only to calibrate
 
 from __future__ import annotations
 
-import functools
 import statistics
 import threading
 import time
@@ -18,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .cancel import Cancel
 from .params import StyleParams
 from .plan import Plan, StackPlan
 
@@ -34,6 +34,7 @@ SLICE = 0.5  # a stack's later slice: reading it, its flow and warp, at the slic
 PRIOR_STEPS = 2  # an ETA trusts a calibrated model as much as this many measured steps
 _lock = threading.Lock()  # one calibration at a time: two side by side (two widgets) would time each other
 _measured: dict[tuple[str, bool], PassCost] = {}  # (device, bf16) -> the cost calibrated in this process
+_calibrated: dict[tuple[str, str, bool], PassCost] = {}  # (weights, device, bf16) -> its cost, once timed
 
 
 @dataclass(frozen=True)
@@ -239,21 +240,25 @@ class Clock:
             self.left[(s.probe, cores)] += sign * self._step(s, cores)
 
 
-def calibrate(weights: str = "caffe", device: str = "auto", precision: str = "auto") -> PassCost:
+def calibrate(weights: str = "caffe", device: str = "auto", precision: str = "auto",
+              cancel: Cancel = None) -> PassCost:
     """The cost of a pass of the default loss, in the precision a run with these settings uses; cached per
-    device and precision (the weights' values do not change the time), and used by later runs' ETAs."""
+    device and precision (the weights' values do not change the time), and used by later runs' ETAs.
+    :class:`.cancel.Stopped` within a layer's time once ``cancel`` is set (nothing is cached then)."""
     from .network import resolve_device, use_bf16
 
     dev = resolve_device(device)
     bf16 = use_bf16(precision, dev)
+    key = (weights, str(dev), bf16)
     with _lock:
-        cost = _calibrated(weights, str(dev), bf16)
+        if key not in _calibrated:
+            _calibrated[key] = _calibrate(*key, cancel)
+        cost = _calibrated[key]
     _measured[(str(dev), bf16)] = cost
     return cost
 
 
-@functools.lru_cache(maxsize=8)
-def _calibrated(weights: str, device: str, bf16: bool) -> PassCost:
+def _calibrate(weights: str, device: str, bf16: bool, cancel: Cancel) -> PassCost:
     """Each side timed once under each thread count a run may choose (:class:`.ThreadTuner`), after a pass
     there that is not counted; the fastest count, kept, twice more: the median of its three makes the cost
     (one pass is noisy beside other work; the ETA learns the other count's rate from the tuner's probes)."""
@@ -263,7 +268,7 @@ def _calibrated(weights: str, device: str, bf16: bool) -> PassCost:
     from .params import CONTENT_LAYERS, STYLE_LAYERS
     from .threads import ThreadTuner
 
-    net = Extractor(STYLE_LAYERS + CONTENT_LAYERS, weights, device, bf16=bf16)
+    net = Extractor(STYLE_LAYERS + CONTENT_LAYERS, weights, device, bf16=bf16, cancel=cancel)
     tuner = ThreadTuner(enabled=torch.device(device).type == "cpu")
     times: dict[int, dict[int, list[float]]] = {}
     try:
