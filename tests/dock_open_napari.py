@@ -82,7 +82,6 @@ def main() -> None:
                    "progress": [widget.progress.value, widget.progress.max], "cpu_s": used}
     print(json.dumps(result), flush=True)
     viewer.close()
-    os._exit(0)  # not torch's thread pools' teardown at exit, which can abort ("terminate called …")
 
 
 def cpu_seconds() -> dict[str, float]:
