@@ -145,7 +145,7 @@ def budget(side: int) -> int:
     ``side``: :data:`SORTED` from 512 px up, in proportion to the area below (at 128 px a sixteenth), so that
     each layer's share of positions, and the term's cost relative to the network's, is the same at every
     scale. Sorting all of a 128-px scale's positions made its steps 2.0 × a Gram step (now 1.1 ×; at 256 px
-    1.8 → 1.2 ×, bf16, ``bench_sw_step.py``), and the default sw run 1.3 × Gram's wall time (now 1.0 ×). The
+    1.8 → 1.2 ×, bf16, ``bench_sw_step.py``), and the default sw run 1.3 × Gram's wall time (now 1.1 ×). The
     pixels' colours (16 directions) keep :data:`SORTED`: with the budget too their distance to the
     painting's tripled (0.16 → 0.50, ten pairs), without it 0.24."""
     return int(SORTED * min(1.0, (side / FINE_SIZE) ** 2))
