@@ -5,9 +5,8 @@ exit as it does when a user closes napari (``test_widget_stop``). Prints the thr
 from __future__ import annotations
 
 import threading
-import time
 
-TIMEOUT_S = 300.0
+from dock_open_napari import until  # this folder is the script's first import path
 
 
 def main() -> None:
@@ -16,24 +15,16 @@ def main() -> None:
 
     from napari_neural_style.engine import network
 
+    app = QApplication.instance() or QApplication([])
     viewer = napari.Viewer()
     viewer.open_sample("napari-neural-style", "astronaut_hubble")
     _, widget = viewer.window.add_plugin_dock_widget("napari-neural-style", "Neural style transfer")
     widget.content.value, widget.style.value = viewer.layers["astronaut"], viewer.layers["style: hubble"]
     widget.size.value = 256
-    app = QApplication.instance()
-
-    def until(condition) -> None:
-        deadline = time.monotonic() + TIMEOUT_S
-        while not condition():
-            if time.monotonic() > deadline:
-                raise SystemExit("timed out")
-            app.processEvents()
-            time.sleep(0.01)
 
     widget.run_button.clicked.emit()  # it waits for the network's load
-    until(lambda: network._load_cached.cache_info().currsize == 1)  # loaded: the timing begins (seconds)
-    until(lambda: widget.session.steps > 0 or not widget.calibrations.pending)
+    until(app, lambda: network._load_cached.cache_info().currsize == 1)  # loaded: the timing begins (seconds)
+    until(app, lambda: widget.session.steps > 0 or not widget.calibrations.pending)
     timing = bool(widget.calibrations.pending)
     viewer.close()
     print(f"closed at step {widget.session.steps}, timing the network: {timing}; alive: "

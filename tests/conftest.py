@@ -1,7 +1,13 @@
 """Shared fixtures and helpers: the widget docked in a real viewer through the plugin manifest (and a small
-astronaut × Hubble pair docked so), its output layer, the error notifications since a point."""
+astronaut × Hubble pair docked so), its output layer, the error notifications since a point, a napari script
+run in a process of its own."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from napari.utils.notifications import NotificationSeverity, notification_manager
@@ -62,3 +68,13 @@ def output(viewer):
 def notifications_since(n: int, severity: NotificationSeverity = NotificationSeverity.ERROR) -> list[str]:
     """Messages of ``severity`` notified after the first ``n`` records."""
     return [r.message for r in notification_manager.records[n:] if r.severity == severity]
+
+
+def napari_process(script: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    """Run ``tests/<script>`` (a napari session of its own, under this test's display) with napari settings
+    of its own under ``tmp_path``, not the user's; assert it exited with 0."""
+    env = {**os.environ, "NAPARI_CONFIG": str(tmp_path / "settings.yaml")}
+    probe = subprocess.run([sys.executable, str(Path(__file__).with_name(script))], capture_output=True, text=True,
+                           timeout=600, env=env)
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    return probe

@@ -4,13 +4,10 @@ its loss plot, its messages, the menu entry and the sample pair."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import PLUGIN, notifications_since, stepping
+from conftest import PLUGIN, napari_process, notifications_since, stepping
 from napari.utils import progress
 from napari.utils.notifications import notification_manager
 from qtpy.QtWidgets import QApplication, QScrollArea
@@ -152,11 +149,7 @@ def test_opening_the_dock_does_not_stall_napari(tmp_path):
     thread: a 2.2-2.6 s freeze), and from the menu click to a ready widget the GUI thread works less than
     250 ms, the event loop's longest gap on a quiet machine (beside other work the gap stretches with the
     load: ``benchmarks/bench_widget.py`` reports it)."""
-    env = {**os.environ, "NAPARI_CONFIG": str(tmp_path / "settings.yaml")}  # not the user's napari settings
-    probe = subprocess.run([sys.executable, str(Path(__file__).with_name("dock_open_napari.py"))],
-                           capture_output=True, text=True, timeout=600, env=env)
-    assert probe.returncode == 0, probe.stderr[-3000:]
-    result = json.loads(probe.stdout.strip().splitlines()[-1])
+    result = json.loads(napari_process("dock_open_napari.py", tmp_path).stdout.strip().splitlines()[-1])
     assert result["torch_thread"] not in (None, result["gui_thread"]), result
     assert result["open_cpu_s"] < OPEN_GAP_S, result
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import notifications_since, output, outputs
+from conftest import napari_process, notifications_since, output, outputs
 from napari.utils.notifications import notification_manager
 from skimage import data
 
@@ -164,7 +162,6 @@ def test_slice_range_stylises_only_its_slices_at_their_z(viewer_widget, qtbot):
 @pytest.fixture(scope="module")
 def scheduler():
     """A LocalCluster of one single-threaded worker process; its scheduler's address."""
-    import sys
 
     from distributed import LocalCluster
 
@@ -233,14 +230,11 @@ def test_bad_scheduler_address_is_a_readable_notification(viewer_widget, qtbot):
     assert "Traceback" not in "".join(messages) and widget.status.value.startswith("failed: no dask scheduler")
 
 
-def test_a_lazy_stack_too_big_for_memory_reads_only_its_range():
+def test_a_lazy_stack_too_big_for_memory_reads_only_its_range(tmp_path):
     """A dask layer of 2000×512×512 uint16 (1 GiB; 4 GiB as float32), a 4-slice range stylised in a napari
     process of its own (this one holds what earlier tests left): that process grows by far less than one
     stack's worth and stays under 2 GiB all its life; the output holds the 4 slices at their z."""
-    probe = subprocess.run([sys.executable, str(Path(__file__).with_name("lazy_range_napari.py"))],
-                           capture_output=True, text=True, timeout=600)
-    assert probe.returncode == 0, probe.stderr[-3000:]
-    got = json.loads(probe.stdout.strip().splitlines()[-1])
+    got = json.loads(napari_process("lazy_range_napari.py", tmp_path).stdout.strip().splitlines()[-1])
     base, peak = got["base"], got["life"]
     print(f"RSS before the range run {base / 2**20:.0f} MiB, peak of the process {peak / 2**20:.0f} MiB "
           f"(range run: +{(got['peak'] - base) / 2**20:.0f} MiB)")

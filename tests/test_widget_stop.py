@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-from conftest import outputs
+from conftest import napari_process, outputs
 from skimage import data
 
 RUN_TIMEOUT_MS = 120_000
@@ -36,9 +32,6 @@ def test_closing_napari_mid_run_exits_cleanly(tmp_path):
     """In a napari process of its own: closing napari while a run steps and the network is being timed in the
     background, then exiting as napari does, ends the process cleanly. It aborted ("terminate called without
     an active exception", exit status 134): Python killed the timing's daemon thread inside torch at exit."""
-    env = {**os.environ, "NAPARI_CONFIG": str(tmp_path / "settings.yaml")}  # not the user's napari settings
-    probe = subprocess.run([sys.executable, str(Path(__file__).with_name("close_mid_run_napari.py"))],
-                           capture_output=True, text=True, timeout=600, env=env)
-    assert probe.returncode == 0, probe.stderr[-3000:]
+    probe = napari_process("close_mid_run_napari.py", tmp_path)  # exit status 0
     assert "timing the network: True" in probe.stdout, probe.stdout  # closed while it was timing
     assert "terminate called" not in probe.stderr
