@@ -217,3 +217,22 @@ def test_features_keeps_requested_conv_output_and_avg_pooling(random_vgg):
     torch.testing.assert_close(out["relu1_1"], out["conv1_1"].clamp_min(0))
     assert isinstance(avg.body[LAYERS.index("pool1")], nn.AvgPool2d)
     assert not any(isinstance(m, nn.MaxPool2d) for m in avg.body)
+
+
+def test_bf16_features_cast_their_weights_once_and_leave_the_shared_network_float32(random_vgg):
+    """The bf16 features are autocast's, bit for bit, from bf16 copies of the convolutions made once: a pass
+    casts no weight (autocast would cast every one on every pass), and the shared network stays float32
+    for the runs in fp32 that load it next."""
+    layers = ("relu1_1", "relu2_1", "relu3_1")
+    once = Features(random_vgg, layers, "max", dtype=torch.bfloat16)
+    every_pass = Features(random_vgg, layers, "max")
+    assert all(p.dtype == torch.float32 for p in random_vgg.parameters())
+    x = torch.rand(1, 3, 24, 24)
+    with torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=False):
+        a, b = once(x), every_pass(x)
+        with torch.profiler.profile() as prof:
+            once(x)
+    for layer in layers:
+        assert a[layer].dtype == torch.bfloat16 and torch.equal(a[layer], b[layer])
+    casts = [e for e in prof.key_averages() if e.key == "aten::_to_copy"]
+    assert sum(e.count for e in casts) == 1, "only the input should be cast to bf16"
