@@ -10,11 +10,17 @@ import numpy as np
 # RGB -> YIQ (NTSC); its inverse brings the stylised luminance back with the content's chroma.
 _YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], np.float32)
 _RGB = np.linalg.inv(_YIQ).astype(np.float32)
+TONE_LEVELS = 16  # the tones start's colours: the painting's mean chroma in this many equal shares of its pixels
+TONE_SAMPLE = 1 << 20  # pixels of a style read for them at most
+TONE_BINS = 256  # the painting's histogram of luminance for the tones start's tone curve
+TONE_CLIP = 4.0  # its height at most this × the mean: the content's contrast is never crushed more than 4 ×
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
-    """(Y, X) luminance of an (Y, X, 3) image."""
-    return rgb @ _YIQ[0]
+    """(Y, X) luminance of an (Y, X, 3) image; pixel by pixel, so equal colours have equal luminance (a
+    matrix product's vectorised rows can round differently)."""
+    w = _YIQ[0]
+    return rgb[..., 0] * w[0] + rgb[..., 1] * w[1] + rgb[..., 2] * w[2]
 
 
 def match_luminance(style_y: np.ndarray, content_y: np.ndarray) -> np.ndarray:
@@ -46,24 +52,58 @@ def palette(content: np.ndarray, styles: Sequence[np.ndarray], blend: Sequence[f
     """``content`` (Y, X, 3) recoloured to the styles' colours: to the blend of their pixel distributions'
     means and covariances, or with ``labels`` each region k to style k's (label 0 keeps its colours). With
     ``only_tones``, only its light and dark in those colours (:func:`tones`)."""
-    move = tones if only_tones else recolour
     if labels is None:
-        return move(content, _mixture([colour_stats(s) for s in styles], blend))
+        if only_tones:
+            return tones(content, styles, blend)
+        return recolour(content, _mixture([colour_stats(s) for s in styles], blend))
     out = content.copy()
     for k in regions:
         inside = labels == k
         if inside.sum() > 1:
-            out[inside] = move(content[inside], colour_stats(styles[k - 1]))
+            style = styles[k - 1]
+            out[inside] = tones(content[inside], [style], [1.0]) if only_tones else recolour(
+                content[inside], colour_stats(style))
     return out
 
 
-def tones(rgb: np.ndarray, target: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """``rgb`` (…, 3) as light and dark only, in the ``target`` (mean, covariance) colours: the luminance of
-    ``rgb`` recoloured to the target, with the chroma of the target's mean everywhere. No hue of the photo's
-    is left, only its tones (a blue sky under the Scream, recoloured, starts teal and stays so; from its
-    tones the run paints it orange), but the run needs more steps to settle."""
-    y = luminance(recolour(rgb, target))
-    return with_chroma(y, np.broadcast_to(target[0].astype(np.float32), rgb.shape))
+def tones(rgb: np.ndarray, styles: Sequence[np.ndarray], blend: Sequence[float]) -> np.ndarray:
+    """``rgb`` (…, 3) as light and dark only, each tone in the painting's colour of it (a gradient map): a
+    pixel at rank r of the content's luminance takes the luminance at rank r of the styles' pixels (pooled
+    in the ``blend``'s proportions) and the mean chroma of the styles' pixels about that rank
+    (:data:`TONE_LEVELS` equal shares, interpolated). No hue of the photo's is left, only its tones: under
+    the Scream a blue sky starts in the orange of the painting's light tones, under Starry Night the darks
+    start in its deep blues and the lights yellow; pixels as light as each other start in one colour. The
+    painting's histogram of luminance is clipped at :data:`TONE_CLIP` × its mean height first (the excess
+    spread evenly, as in contrast-limited equalisation): a painting of bright points on black (the Hubble
+    deep field) would otherwise turn a face black."""
+    flat = rgb.reshape(-1, 3)
+    _, inverse, counts = np.unique(luminance(flat), return_inverse=True, return_counts=True)
+    rank = ((np.cumsum(counts) - counts / 2) / len(flat))[inverse]  # mid-ranks: equal tones, equal colours
+    y, iq, cdf = _pooled(styles, blend)
+    weight = np.diff(cdf, prepend=0.0)
+    hist = np.histogram(y, bins=TONE_BINS, range=(0.0, 1.0), weights=weight)[0]
+    limit = TONE_CLIP / TONE_BINS
+    hist = np.minimum(hist, limit) + np.clip(hist - limit, 0.0, None).sum() / TONE_BINS
+    tone = np.interp(rank, np.concatenate([[0.0], np.cumsum(hist)]), np.linspace(0.0, 1.0, TONE_BINS + 1))
+    ends = np.concatenate([[0], np.searchsorted(cdf, np.arange(1, TONE_LEVELS) / TONE_LEVELS), [len(cdf)]])
+    level = np.array([np.average(iq[a:b], axis=0, weights=weight[a:b] + 1e-12)
+                      for a, b in zip(ends[:-1], ends[1:], strict=True)])
+    share = (np.arange(TONE_LEVELS) + 0.5) / TONE_LEVELS
+    yiq = np.stack([tone, np.interp(rank, share, level[:, 0]), np.interp(rank, share, level[:, 1])], axis=-1)
+    return np.clip(yiq.astype(np.float32) @ _RGB.T, 0.0, 1.0).reshape(rgb.shape)
+
+
+def _pooled(styles: Sequence[np.ndarray], blend: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The styles' pixels pooled (at most :data:`TONE_SAMPLE` of each, evenly spaced; none of a style with
+    no weight), each style's weighing its ``blend`` share in all, in order of luminance: the luminance (N,),
+    the I and Q chroma (N, 2), and the cumulative weight up to each pixel (the last 1)."""
+    w = np.asarray(blend, np.float64) / sum(blend)
+    used = [(s, wk) for s, wk in zip(styles, w, strict=True) if wk > 0]
+    pixels = [s.reshape(-1, 3)[:: -(-s[..., 0].size // TONE_SAMPLE)].astype(np.float32) @ _YIQ.T for s, _ in used]
+    yiq = np.concatenate(pixels).astype(np.float64)
+    weight = np.concatenate([np.full(len(p), wk / len(p)) for p, (_, wk) in zip(pixels, used, strict=True)])
+    order = np.argsort(yiq[:, 0], kind="stable")
+    return yiq[order, 0], yiq[order, 1:], np.cumsum(weight[order])
 
 
 def colour_stats(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

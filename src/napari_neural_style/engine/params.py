@@ -58,10 +58,11 @@ class StyleParams:
     ``"torchvision"`` or a path to a local state dict. ``style_blend`` weighs several style images;
     ``style_scale`` resizes the style relative to the output. ``preview_every`` sets how often a preview
     image is yielded (0: only at the end).
-    ``init="tones"`` (default) starts from the content's light and dark only, in the chroma of the style's
-    mean colour (the blend's, or each labelled region's own style's; the content itself when its colours are
-    preserved): no hue of the photo's is left, so a blue sky under the Scream is painted orange. Blind judges
-    preferred it to the palette start on 26 of 40 sheets. ``"palette"`` starts from the content recoloured to
+    ``init="tones"`` (default) starts from the content's light and dark only, each tone in the painting's
+    colour of it (:func:`.color.tones`: the blend's, or each labelled region's own style's; the content
+    itself when its colours are preserved): no hue of the photo's is left, so a blue sky under the Scream
+    starts orange and Starry Night's darks deep blue. Blind judges preferred it to the Lua reference on 4
+    and 5 of 5 pairs. ``"palette"`` starts from the content recoloured to
     the style's colour mean and covariance: it keeps the photo's hues mapped into the painting's, and
     settles in fewer steps (with a dozen steps on one scale a tones start is still moving: a chained stack's
     first slices, tiles after a few coarse steps). From the plain content the photo's colours stayed where
