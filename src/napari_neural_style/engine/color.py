@@ -11,7 +11,7 @@ import numpy as np
 _YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], np.float32)
 _RGB = np.linalg.inv(_YIQ).astype(np.float32)
 TONE_LEVELS = 16  # the tones start's colours: the painting's mean chroma in this many equal shares of its pixels
-TONE_SAMPLE = 1 << 20  # pixels of a style read for them at most
+TONE_SAMPLE = 1 << 18  # pixels of a style read for them at most (evenly spaced)
 TONE_BINS = 256  # the painting's histogram of luminance for the tones start's tone curve
 TONE_CLIP = 4.0  # its height at most this × the mean: the content's contrast is never crushed more than 4 ×
 
