@@ -78,7 +78,7 @@ def tones(rgb: np.ndarray, styles: Sequence[np.ndarray], blend: Sequence[float])
     deep field) would otherwise turn a face black."""
     flat = rgb.reshape(-1, 3)
     _, inverse, counts = np.unique(luminance(flat), return_inverse=True, return_counts=True)
-    rank = ((np.cumsum(counts) - counts / 2) / len(flat))[inverse]  # mid-ranks: equal tones, equal colours
+    rank = (np.cumsum(counts) - counts / 2) / len(flat)  # each luminance's mid-rank: equal tones, equal colours
     y, iq, cdf = _pooled(styles, blend)
     weight = np.diff(cdf, prepend=0.0)
     hist = np.histogram(y, bins=TONE_BINS, range=(0.0, 1.0), weights=weight)[0]
@@ -90,7 +90,8 @@ def tones(rgb: np.ndarray, styles: Sequence[np.ndarray], blend: Sequence[float])
                       for a, b in zip(ends[:-1], ends[1:], strict=True)])
     share = (np.arange(TONE_LEVELS) + 0.5) / TONE_LEVELS
     yiq = np.stack([tone, np.interp(rank, share, level[:, 0]), np.interp(rank, share, level[:, 1])], axis=-1)
-    return np.clip(yiq.astype(np.float32) @ _RGB.T, 0.0, 1.0).reshape(rgb.shape)
+    colours = np.clip(yiq.astype(np.float32) @ _RGB.T, 0.0, 1.0)  # one per luminance (~15 % of the pixels)
+    return colours[inverse.reshape(-1)].reshape(rgb.shape)
 
 
 def _pooled(styles: Sequence[np.ndarray], blend: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
