@@ -86,3 +86,23 @@ def test_first_step_of_a_given_mean_move() -> None:
 
     optimizer.step(closure)
     torch.testing.assert_close(x.detach(), torch.tensor([0.75, -1.5, 2.25], dtype=torch.float64))
+
+
+
+def _first_step(gamma: float, max_first_move: float) -> tuple[torch.Tensor, CompactLBFGS]:
+    """x = (1, −2, 3) after one step on Σx² (g = 2x, mean |g| = 4) from ``gamma``."""
+    x = torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64, requires_grad=True)
+    optimizer = CompactLBFGS(x, history_size=3, gamma=gamma, max_first_move=max_first_move)
+    optimizer.step(lambda: (x**2).sum().backward())
+    return x.detach(), optimizer
+
+
+def test_a_given_gamma_moves_at_most_max_first_move() -> None:
+    """A guess of gamma far too large (a short earlier run's) moves elements by ``max_first_move`` on average,
+    along −g, and scales H until a first pair is kept; a guess that moves them less is used as it is."""
+    x, optimizer = _first_step(1e4, 0.5)
+    torch.testing.assert_close(x, torch.tensor([0.75, -1.5, 2.25], dtype=torch.float64))
+    torch.testing.assert_close(optimizer.gamma, torch.tensor(0.125, dtype=torch.float64))
+    x, optimizer = _first_step(0.1, 0.5)  # moves 0.4 on average
+    torch.testing.assert_close(x, torch.tensor([0.8, -1.6, 2.4], dtype=torch.float64))
+    torch.testing.assert_close(optimizer.gamma, torch.tensor(0.1, dtype=torch.float64))

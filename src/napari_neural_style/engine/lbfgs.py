@@ -19,14 +19,17 @@ class CompactLBFGS:
     """Minimises over one tensor ``x``; ``step(closure)`` evaluates the closure once, then moves ``x``."""
 
     def __init__(self, x: torch.Tensor, history_size: int = 100, lr: float = 1.0,
-                 gamma: float | None = None, first_move: float | None = None) -> None:
+                 gamma: float | None = None, first_move: float | None = None,
+                 max_first_move: float | None = None) -> None:
         """``gamma``: a first guess of the inverse Hessian's scale (e.g. from a coarser scale's run). With it
-        the first step is −gamma·g; without it and without ``first_move`` torch's tiny first step
-        min(1, 1/‖g‖₁)·g, whose curvature pair is then usually too small to keep (sᵀy ≤ 1e-10), so the next
-        few steps are wasted too. ``first_move``: the first step is along −g, moving elements by this much
-        on average (a scale known from the problem, e.g. one grey level)."""
+        the first step is −gamma·g, shortened where ``max_first_move`` is given to move elements by at most
+        that much on average (a guess from a short or nearly flat run can be 1000 × too large); without it
+        and without ``first_move`` torch's tiny first step min(1, 1/‖g‖₁)·g, whose curvature pair is then
+        usually too small to keep (sᵀy ≤ 1e-10), so the next few steps are wasted too. ``first_move``: the
+        first step is along −g, moving elements by this much on average (a scale known from the problem,
+        e.g. one grey level)."""
         self.x, self.lr, self.m = x, lr, history_size
-        self.gamma0, self.first_move = gamma, first_move
+        self.gamma0, self.first_move, self.max_first_move = gamma, first_move, max_first_move
         n = x.numel()
         # rows are written before they are read (filled in order, only rows 0..k-1 used): no zero-filling,
         # which for 100 pairs of a 512-px image touched 470 MB before the first step (0.12 s)
@@ -48,6 +51,9 @@ class CompactLBFGS:
         if self.prev_g is None and self.gamma0 is not None:
             d = -self.gamma0 * g
             t = self.lr
+            if self.max_first_move is not None:
+                t = (self.max_first_move / d.abs().mean().clamp_min(1e-30)).clamp(max=1.0) * self.lr
+                self.gamma = self.gamma * t  # also the scale of H until a first pair is kept
         elif self.prev_g is None and self.first_move is not None:
             d = -g
             t = self.first_move / g.abs().mean().clamp_min(1e-30) * self.lr
