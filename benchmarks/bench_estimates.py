@@ -64,13 +64,13 @@ def cases(size: int, stack_size: int) -> dict[str, Callable[[], Case]]:
     starry, scream, shipwreck = (photo("style", n) for n in ("starry_night.jpg", "the_scream.jpg", "shipwreck.jpg"))
     halves = np.ones(tubingen.shape[:2], np.int32)
     halves[:, tubingen.shape[1] // 2:] = 2
-    quick = StyleParams(size=size, steps=57, preview_every=10)
-    stack = StyleParams(size=stack_size, steps=57, preview_every=10)
+    quick = StyleParams(size=size, steps=46, preview_every=10)
+    stack = StyleParams(size=stack_size, steps=46, preview_every=10)
     return {
         "single": lambda: Case(tubingen, [starry], quick),
         "styles": lambda: Case(tubingen, [starry, scream, shipwreck], quick),
         "labels": lambda: Case(tubingen, [starry, scream], quick, labels=halves),
-        "tiles": lambda: Case(tubingen, [starry], StyleParams(size=size, steps=57, preview_every=10,
+        "tiles": lambda: Case(tubingen, [starry], StyleParams(size=size, steps=46, preview_every=10,
                                                                tile_size=size * 5 // 8, tile_overlap=32)),
         "stack": lambda: Case(zstack(5), [starry], stack),
         "dask": lambda: Case(da.from_array(zstack(6), chunks=(1, 160, 224)), [starry], stack, slices=(2, 4)),

@@ -50,7 +50,7 @@ def test_presets_with_honest_time_estimates(docked, qtbot):
     viewer, widget = docked({"a": (data.astronaut()[::4, ::4], {}), "b": (data.hubble_deep_field()[::16, ::16], {})},
                             "a", "b")
     controls = lambda: tuple(widget[name].value for name in ("size", "steps", "scales"))  # noqa: E731
-    assert widget.preset.value == "quick" and controls() == (256, 57, 3)
+    assert widget.preset.value == "quick" and controls() == (256, 46, 3)
     assert widget.estimate.value == "calibrating…" and widget.estimate_seconds is None
     qtbot.waitUntil(lambda: widget.estimate_seconds is not None, timeout=RUN_TIMEOUT_MS)
     quick = widget.estimate_seconds
