@@ -63,6 +63,16 @@ def test_tones_of_a_blend_take_its_light_and_dark_in_the_contents_order():
                                   palette(content, [a], [1.0], only_tones=True))  # no weight: no pixels
 
 
+def test_a_16_bit_ramp_starts_in_as_many_tones_as_it_has():
+    """Ranked in 2¹⁶ steps, a gray ramp of every 16-bit level is not posterised: its start has a distinct tone
+    for nearly every level, in the ramp's order (a painting of evenly spread tones)."""
+    ramp = np.repeat((np.arange(1 << 16, dtype=np.float32) / 65535).reshape(256, 256, 1), 3, axis=-1)
+    painting = np.random.default_rng(3).uniform(0.0, 1.0, (64, 64, 1)).repeat(3, -1).astype(np.float32)
+    y = luminance(palette(ramp, [painting], [1.0], only_tones=True)).ravel()
+    assert (np.diff(y) >= -1e-6).all()
+    assert len(np.unique(y)) > 50_000
+
+
 def test_a_painting_of_a_few_lights_on_black_leaves_the_photo_its_contrast():
     """Nine tenths of the painting black: matched rank for rank, all but the photo's lightest tenth would
     start black. Its histogram is clipped at 4 × the mean height, so the photo's tones stay apart."""

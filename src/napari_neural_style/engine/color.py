@@ -14,6 +14,9 @@ TONE_LEVELS = 16  # the tones start's colours: the painting's mean chroma in thi
 TONE_SAMPLE = 1 << 18  # pixels of a style read for them at most (evenly spaced)
 TONE_BINS = 256  # the painting's histogram of luminance for the tones start's tone curve
 TONE_CLIP = 4.0  # its height at most this × the mean: the content's contrast is never crushed more than 4 ×
+# the content's luminance in this many steps (a 16-bit image's own): ranked by counting, not sorting (a 12-MP
+# photo's start in 0.2 s instead of 2.2)
+TONE_STEPS = 1 << 16
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
@@ -68,17 +71,18 @@ def palette(content: np.ndarray, styles: Sequence[np.ndarray], blend: Sequence[f
 
 def tones(rgb: np.ndarray, styles: Sequence[np.ndarray], blend: Sequence[float]) -> np.ndarray:
     """``rgb`` (…, 3) as light and dark only, each tone in the painting's colour of it (a gradient map): a
-    pixel at rank r of the content's luminance takes the luminance at rank r of the styles' pixels (pooled
-    in the ``blend``'s proportions) and the mean chroma of the styles' pixels about that rank
-    (:data:`TONE_LEVELS` equal shares, interpolated). No hue of the photo's is left, only its tones: under
+    pixel at rank r of the content's luminance (in :data:`TONE_STEPS` steps) takes the luminance at rank r of
+    the styles' pixels (pooled in the ``blend``'s proportions) and the mean chroma of the styles' pixels about
+    that rank (:data:`TONE_LEVELS` equal shares, interpolated). No hue of the photo's is left, only its tones: under
     the Scream a blue sky starts in the orange of the painting's light tones, under Starry Night the darks
     start in its deep blues and the lights yellow; pixels as light as each other start in one colour. The
     painting's histogram of luminance is clipped at :data:`TONE_CLIP` × its mean height first (the excess
     spread evenly, as in contrast-limited equalisation): a painting of bright points on black (the Hubble
     deep field) would otherwise turn a face black."""
     flat = rgb.reshape(-1, 3)
-    _, inverse, counts = np.unique(luminance(flat), return_inverse=True, return_counts=True)
-    rank = (np.cumsum(counts) - counts / 2) / len(flat)  # each luminance's mid-rank: equal tones, equal colours
+    step = np.clip(np.rint(luminance(flat) * (TONE_STEPS - 1)), 0, TONE_STEPS - 1).astype(np.intp)
+    counts = np.bincount(step, minlength=TONE_STEPS)
+    rank = (np.cumsum(counts) - counts / 2) / len(flat)  # each step's mid-rank: equal tones, equal colours
     y, iq, cdf = _pooled(styles, blend)
     weight = np.diff(cdf, prepend=0.0)
     hist = np.histogram(y, bins=TONE_BINS, range=(0.0, 1.0), weights=weight)[0]
@@ -90,8 +94,8 @@ def tones(rgb: np.ndarray, styles: Sequence[np.ndarray], blend: Sequence[float])
                       for a, b in zip(ends[:-1], ends[1:], strict=True)])
     share = (np.arange(TONE_LEVELS) + 0.5) / TONE_LEVELS
     yiq = np.stack([tone, np.interp(rank, share, level[:, 0]), np.interp(rank, share, level[:, 1])], axis=-1)
-    colours = np.clip(yiq.astype(np.float32) @ _RGB.T, 0.0, 1.0)  # one per luminance (~15 % of the pixels)
-    return colours[inverse.reshape(-1)].reshape(rgb.shape)
+    colours = np.clip(yiq.astype(np.float32) @ _RGB.T, 0.0, 1.0)  # one per step of luminance
+    return colours[step].reshape(rgb.shape)
 
 
 def _pooled(styles: Sequence[np.ndarray], blend: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
