@@ -88,7 +88,6 @@ def test_first_step_of_a_given_mean_move() -> None:
     torch.testing.assert_close(x.detach(), torch.tensor([0.75, -1.5, 2.25], dtype=torch.float64))
 
 
-
 def _first_step(gamma: float, max_first_move: float) -> tuple[torch.Tensor, CompactLBFGS]:
     """x = (1, −2, 3) after one step on Σx² (g = 2x, mean |g| = 4) from ``gamma``."""
     x = torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64, requires_grad=True)

@@ -27,7 +27,7 @@ from .timing import Clock, clock
 FIRST_MOVE = 1.0  # the very first L-BFGS step moves pixels by one grey level (0-255) on average
 # a first step from an earlier run's curvature moves them by at most this much on average. Default runs moved
 # them by 1.9-4.3 grey levels at 512 px and 2.7-10 at 256 (three pairs); a chained slice's guess from a 4-step
-# run moved them by 94 and threw a quarter of the pixels to black
+# run moved them by 94 and threw 8-25 % of the pixels to black
 MAX_CARRIED_MOVE = 8.0
 Preview = Callable[[], torch.Tensor]  # the current image (1, 3, H, W) in [0, 1], made only when shown
 
